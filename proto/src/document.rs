@@ -1,0 +1,340 @@
+//! One work order as an Automerge document: load and save, typed reads, actions turned into
+//! Automerge changes, and remote changes merged in. Pure: no I/O, no clock of its own.
+
+use automerge::{ActorId, AutoCommit, Change, ChangeHash, ReadDoc};
+
+use crate::actions::{
+    apply_action, create_work_order, Action, ActionError, Actor, NewWorkOrder, Violations,
+};
+use crate::ids::{DeviceId, WorkOrderId};
+use crate::time::Timestamp;
+use crate::validation::validate;
+use crate::work_order::WorkOrder;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DocumentError {
+    #[error("the stored document could not be read: {0}")]
+    Corrupt(String),
+    #[error("the document does not match the work order schema: {0}")]
+    Schema(String),
+    #[error("change {index} could not be decoded: {reason}")]
+    BadChange { index: usize, reason: String },
+    #[error("{missing} change(s) this document depends on are missing; upload the earlier changes first")]
+    MissingDependencies { missing: usize },
+    #[error("the document holds work order {found}, not {expected}")]
+    WrongDocument {
+        expected: WorkOrderId,
+        found: WorkOrderId,
+    },
+    #[error("the document breaks the work order rules: {0}")]
+    Invalid(Violations),
+    #[error(transparent)]
+    Action(#[from] ActionError),
+}
+
+/// Automerge actor of a device: its id's bytes, so every change names the device that made it.
+pub fn actor_for(device: DeviceId) -> ActorId {
+    ActorId::from(device.as_uuid().as_bytes().as_slice())
+}
+
+/// A change made locally: its hash and the bytes to keep in the outbox and send.
+#[derive(Clone, PartialEq, Eq)]
+pub struct LocalChange {
+    pub hash: ChangeHash,
+    pub bytes: Vec<u8>,
+}
+
+impl std::fmt::Debug for LocalChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "LocalChange({}, {} bytes)", self.hash, self.bytes.len())
+    }
+}
+
+pub struct WorkOrderDocument {
+    doc: AutoCommit,
+}
+
+impl std::fmt::Debug for WorkOrderDocument {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkOrderDocument").finish_non_exhaustive()
+    }
+}
+
+impl WorkOrderDocument {
+    /// Creates the document for a new work order, as one change made by `actor`.
+    pub fn create(
+        id: WorkOrderId,
+        new: NewWorkOrder,
+        actor: &Actor,
+        now: Timestamp,
+    ) -> Result<(Self, WorkOrder, LocalChange), DocumentError> {
+        let wo = create_work_order(id, new, actor, now)?;
+        let mut doc = AutoCommit::new().with_actor(actor_for(actor.device));
+        autosurgeon::reconcile(&mut doc, &wo).map_err(|e| DocumentError::Schema(e.to_string()))?;
+        let mut this = Self { doc };
+        let change = this.commit(now)?;
+        Ok((this, wo, change))
+    }
+
+    /// Loads a document from a full save, or from concatenated saves and changes.
+    pub fn load(bytes: &[u8]) -> Result<Self, DocumentError> {
+        let doc = AutoCommit::load(bytes).map_err(|e| DocumentError::Corrupt(e.to_string()))?;
+        Ok(Self { doc })
+    }
+
+    /// Loads a document from stored chunks (a snapshot followed by incremental saves).
+    pub fn load_chunks<'a>(
+        chunks: impl IntoIterator<Item = &'a [u8]>,
+    ) -> Result<Self, DocumentError> {
+        let mut doc = AutoCommit::new();
+        for chunk in chunks {
+            doc.load_incremental(chunk)
+                .map_err(|e| DocumentError::Corrupt(e.to_string()))?;
+        }
+        Ok(Self { doc })
+    }
+
+    /// Makes later local changes carry this device's actor id.
+    pub fn set_device(&mut self, device: DeviceId) {
+        self.doc.set_actor(actor_for(device));
+    }
+
+    /// Uses an arbitrary actor id (the server's own, for office edits made through its API).
+    pub fn set_actor(&mut self, actor: ActorId) {
+        self.doc.set_actor(actor);
+    }
+
+    /// The typed work order.
+    pub fn read(&self) -> Result<WorkOrder, DocumentError> {
+        autosurgeon::hydrate(&self.doc).map_err(|e| DocumentError::Schema(e.to_string()))
+    }
+
+    /// Reads the work order and checks it is the expected one and keeps every rule.
+    pub fn read_valid(&self, expected: WorkOrderId) -> Result<WorkOrder, DocumentError> {
+        let wo = self.read()?;
+        if wo.id != expected {
+            return Err(DocumentError::WrongDocument {
+                expected,
+                found: wo.id,
+            });
+        }
+        validate(&wo).map_err(|v| DocumentError::Invalid(Violations(v)))?;
+        Ok(wo)
+    }
+
+    /// Performs an action and records it as one change; on refusal the document is unchanged.
+    pub fn act(
+        &mut self,
+        action: &Action,
+        actor: &Actor,
+        now: Timestamp,
+    ) -> Result<(WorkOrder, LocalChange), DocumentError> {
+        let mut wo = self.read()?;
+        apply_action(&mut wo, action, actor, now)?;
+        self.doc.set_actor(actor_for(actor.device));
+        if let Err(e) = autosurgeon::reconcile(&mut self.doc, &wo) {
+            self.doc.rollback();
+            return Err(DocumentError::Schema(e.to_string()));
+        }
+        let change = self.commit(now)?;
+        Ok((wo, change))
+    }
+
+    fn commit(&mut self, now: Timestamp) -> Result<LocalChange, DocumentError> {
+        let options =
+            automerge::transaction::CommitOptions::default().with_time(now.millis() / 1000);
+        let hash = self
+            .doc
+            .commit_with(options)
+            .ok_or_else(|| DocumentError::Schema("the action changed nothing".into()))?;
+        let bytes = self
+            .doc
+            .get_change_by_hash(&hash)
+            .map(|c| c.raw_bytes().to_vec())
+            .ok_or_else(|| DocumentError::Corrupt("a change just made cannot be found".into()))?;
+        Ok(LocalChange { hash, bytes })
+    }
+
+    /// Merges encoded changes (each the bytes of one change). Returns the hashes that were new.
+    pub fn apply_changes(
+        &mut self,
+        changes: &[impl AsRef<[u8]>],
+    ) -> Result<Vec<ChangeHash>, DocumentError> {
+        let mut decoded = Vec::with_capacity(changes.len());
+        for (index, bytes) in changes.iter().enumerate() {
+            let change = Change::from_bytes(bytes.as_ref().to_vec()).map_err(|e| {
+                DocumentError::BadChange {
+                    index,
+                    reason: e.to_string(),
+                }
+            })?;
+            decoded.push(change);
+        }
+        let new: Vec<ChangeHash> = decoded
+            .iter()
+            .map(|c| c.hash())
+            .filter(|h| self.doc.get_change_by_hash(h).is_none())
+            .collect();
+        self.doc
+            .apply_changes(decoded)
+            .map_err(|e| DocumentError::BadChange {
+                index: 0,
+                reason: e.to_string(),
+            })?;
+        let missing = self.doc.get_missing_deps(&[]);
+        if !missing.is_empty() {
+            return Err(DocumentError::MissingDependencies {
+                missing: missing.len(),
+            });
+        }
+        Ok(new)
+    }
+
+    /// Merges a full save or incremental save of the same document.
+    pub fn merge_bytes(&mut self, bytes: &[u8]) -> Result<(), DocumentError> {
+        self.doc
+            .load_incremental(bytes)
+            .map_err(|e| DocumentError::Corrupt(e.to_string()))?;
+        Ok(())
+    }
+
+    pub fn has_change(&mut self, hash: &ChangeHash) -> bool {
+        self.doc.get_change_by_hash(hash).is_some()
+    }
+
+    pub fn heads(&mut self) -> Vec<ChangeHash> {
+        self.doc.get_heads()
+    }
+
+    /// Encoded changes made after `heads` (all changes when `heads` is empty).
+    pub fn changes_since(&mut self, heads: &[ChangeHash]) -> Vec<(ChangeHash, Vec<u8>)> {
+        self.doc
+            .get_changes(heads)
+            .into_iter()
+            .map(|c| (c.hash(), c.raw_bytes().to_vec()))
+            .collect()
+    }
+
+    /// The whole document, compacted.
+    pub fn save(&mut self) -> Vec<u8> {
+        self.doc.save()
+    }
+
+    /// Changes since the previous `save`/`save_incremental`, for appending to storage.
+    pub fn save_incremental(&mut self) -> Vec<u8> {
+        self.doc.save_incremental()
+    }
+
+    /// Number of changes in the document's history.
+    pub fn change_count(&mut self) -> usize {
+        self.doc.get_changes(&[]).len()
+    }
+
+    /// The Automerge document, for readers that need more than the typed view.
+    pub fn automerge(&self) -> &AutoCommit {
+        &self.doc
+    }
+
+    /// Whether the document is still empty (nothing loaded yet).
+    pub fn is_empty(&self) -> bool {
+        self.doc.length(automerge::ROOT) == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::actions::NewPartUsage;
+    use crate::classification::*;
+    use crate::ids::UserId;
+    use crate::status::Status;
+    use crate::work_order::{Asset, Contact, Customer, Site};
+
+    fn intake(assignee: UserId) -> NewWorkOrder {
+        NewWorkOrder {
+            channel: IntakeChannel::Phone,
+            customer: Customer {
+                id: Default::default(),
+                name: "Harbor Bakery".into(),
+                tier: CustomerTier::Standard,
+                site: Site {
+                    address: "1 Quay St".into(),
+                    region: "north".into(),
+                    latitude: 53.5,
+                    longitude: 10.0,
+                },
+                contact: Contact::default(),
+            },
+            asset: Asset::default(),
+            category: ProblemCategory::Hardware,
+            urgency: Urgency::Normal,
+            impact: Impact::OneUnit,
+            description: "Oven does not heat".into(),
+            schedule: None,
+            assignee: Some(assignee),
+        }
+    }
+
+    #[test]
+    fn concurrent_appends_and_field_edits_merge() {
+        let tech = Actor {
+            user: UserId::new(),
+            role: Role::Technician,
+            device: DeviceId::new(),
+        };
+        let office = Actor {
+            user: UserId::new(),
+            role: Role::Dispatcher,
+            device: DeviceId::new(),
+        };
+        let now = Timestamp(1_700_000_000_000);
+        let id = WorkOrderId::new();
+        let (mut a, _, _) =
+            WorkOrderDocument::create(id, intake(tech.user), &office, now).expect("create");
+        let mut b = WorkOrderDocument::load(&a.save()).expect("load");
+
+        a.act(&Action::Accept, &tech, now).expect("accept");
+        let part = Action::RecordPartUsage(NewPartUsage {
+            part_number: "P-1".into(),
+            quantity: 1,
+            source_location: "VAN-1".into(),
+            serial: None,
+            refurbished: false,
+        });
+        a.act(&part, &tech, now).expect("part");
+        b.act(
+            &Action::Classify {
+                category: ProblemCategory::Hardware,
+                urgency: Urgency::Emergency,
+                impact: Impact::OneUnit,
+                tier: None,
+            },
+            &office,
+            now,
+        )
+        .expect("classify");
+
+        let from_a: Vec<Vec<u8>> = a.changes_since(&[]).into_iter().map(|(_, c)| c).collect();
+        let from_b: Vec<Vec<u8>> = b.changes_since(&[]).into_iter().map(|(_, c)| c).collect();
+        a.apply_changes(&from_b).expect("merge into a");
+        b.apply_changes(&from_a).expect("merge into b");
+        let (wa, wb) = (a.read().expect("a"), b.read().expect("b"));
+        assert_eq!(wa, wb);
+        assert_eq!(wa.status(), Status::Accepted);
+        assert_eq!(wa.urgency, Urgency::Emergency);
+        assert_eq!(wa.part_usages.len(), 1);
+        // Applying the same changes again changes nothing.
+        assert!(a.apply_changes(&from_b).expect("again").is_empty());
+        assert_eq!(a.read().expect("a"), wa);
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        assert!(WorkOrderDocument::load(b"not a document").is_err());
+        let mut doc = WorkOrderDocument::load_chunks(std::iter::empty()).expect("empty");
+        let err = doc
+            .apply_changes(&[b"\x85o\x4a\x83garbage".to_vec()])
+            .unwrap_err();
+        assert!(matches!(err, DocumentError::BadChange { .. }), "{err}");
+    }
+}

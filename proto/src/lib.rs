@@ -1,0 +1,43 @@
+//! Fieldsync's shared vocabulary: the domain types and rules of field service, the work order
+//! document schema, and the wire protocol between devices and the server.
+//!
+//! Pure by design: no I/O and no async runtime, so every rule is tested deterministically and
+//! the client library and the server can never disagree on what a work order means.
+
+mod actions;
+mod classification;
+mod derived;
+mod document;
+mod ids;
+mod priority;
+mod sla;
+mod status;
+mod time;
+mod validation;
+mod vocab;
+pub mod wire;
+mod work_order;
+
+pub use actions::{
+    apply_action, create_work_order, Action, ActionError, Actor, NewPartUsage, NewRepairRecord,
+    NewWorkOrder, Violations,
+};
+pub use classification::{
+    CustomerTier, HoldReason, Impact, IntakeChannel, ProblemCategory, Role, Urgency,
+};
+pub use derived::Derived;
+pub use document::{actor_for, DocumentError, LocalChange, WorkOrderDocument};
+pub use ids::{CustomerId, DeviceId, EntryId, IdParseError, PartNumber, UserId, WorkOrderId};
+pub use priority::{priority, Priority};
+pub use sla::{sla_clock, sla_targets, ClockState, SlaClock, SlaTargets};
+pub use status::{fold_status, Conflict, ConflictKind, Status, StatusFold};
+pub use time::Timestamp;
+pub use validation::{validate, Violation, MAX_ENTRIES, MAX_PART_QUANTITY, MAX_TEXT_BYTES};
+pub use vocab::UnknownWord;
+pub use work_order::{
+    human_number, Asset, Completion, Contact, Customer, Measurement, PartUsage, RepairRecord,
+    ScheduleWindow, Site, StatusEvent, WorkOrder, SCHEMA_VERSION,
+};
+
+/// Re-exported so that users of the document API name the same Automerge types.
+pub use automerge::ChangeHash;

@@ -1,0 +1,271 @@
+//! SLA targets and clocks: response and resolution due times per priority and tier, paused while
+//! the job is on hold for the customer, using the times the technician acted on the device.
+
+use serde::{Deserialize, Serialize};
+
+use crate::classification::{CustomerTier, Urgency};
+use crate::priority::Priority;
+use crate::status::{Status, StatusFold};
+use crate::time::Timestamp;
+use crate::work_order::WorkOrder;
+
+/// How long the company promises to take, in minutes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlaTargets {
+    pub response_minutes: i64,
+    pub resolution_minutes: i64,
+}
+
+/// The promise for a job: by priority, tightened for VIP customers and emergencies.
+pub fn sla_targets(priority: Priority, tier: CustomerTier, urgency: Urgency) -> SlaTargets {
+    let (mut response, mut resolution) = match priority {
+        Priority::P1 => (30, 4 * 60),
+        Priority::P2 => (2 * 60, 8 * 60),
+        Priority::P3 => (8 * 60, 2 * 24 * 60),
+        Priority::P4 => (24 * 60, 5 * 24 * 60),
+    };
+    if tier == CustomerTier::Vip {
+        response = response.min(30);
+    }
+    if urgency == Urgency::Emergency {
+        resolution = resolution.min(4 * 60);
+    }
+    SlaTargets {
+        response_minutes: response,
+        resolution_minutes: resolution,
+    }
+}
+
+/// State of one clock, as a dispatcher's board shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClockState {
+    Running,
+    /// Less than a quarter of the target is left.
+    NearBreach,
+    Breached,
+    Paused,
+    /// Done in time.
+    Met,
+    /// Done, but late.
+    Missed,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SlaClock {
+    pub targets: SlaTargets,
+    pub response_due: Timestamp,
+    pub resolution_due: Timestamp,
+    pub responded_at: Option<Timestamp>,
+    pub resolved_at: Option<Timestamp>,
+    /// Time spent on hold for the customer, which extends the resolution due time.
+    pub paused_millis: i64,
+    pub response: ClockState,
+    pub resolution: ClockState,
+    /// Some device times were out of order or before the job existed and were moved to fit.
+    pub times_adjusted: bool,
+}
+
+/// Computes both clocks from the events that took effect in the status fold.
+pub fn sla_clock(
+    wo: &WorkOrder,
+    fold: &StatusFold,
+    priority: Priority,
+    now: Timestamp,
+) -> SlaClock {
+    let targets = sla_targets(priority, wo.customer.tier, wo.urgency);
+    let created = wo.created_at;
+    let response_due = created.plus_minutes(targets.response_minutes);
+
+    // Device clocks can be wrong; keep the applied events' times monotonic and not before creation.
+    let mut times_adjusted = false;
+    let mut last = created;
+    let mut responded_at = None;
+    let mut resolved_at = None;
+    let mut paused_millis = 0i64;
+    let mut pause_started: Option<Timestamp> = None;
+    for &index in &fold.applied {
+        let event = &wo.status_events[index];
+        let at = if event.at < last {
+            times_adjusted = true;
+            last
+        } else {
+            event.at
+        };
+        last = at;
+        if let Some(start) = pause_started.take() {
+            paused_millis += at.millis() - start.millis();
+        }
+        if event.status.is_field_status() && responded_at.is_none() {
+            responded_at = Some(at);
+        }
+        match event.status {
+            Status::OnHold if event.hold.is_some_and(|h| h.pauses_sla()) => {
+                pause_started = Some(at)
+            }
+            Status::Completed => resolved_at = Some(at),
+            Status::Assigned | Status::Accepted | Status::Traveling => {
+                // A reassignment after a reopened job does not count as resolved.
+            }
+            _ => {}
+        }
+    }
+    if fold.status != Status::Completed && fold.status != Status::Closed {
+        resolved_at = None;
+    }
+    let paused_now = pause_started.is_some() && fold.status == Status::OnHold;
+    if let Some(start) = pause_started {
+        if paused_now {
+            paused_millis += (now.millis() - start.millis()).max(0);
+        }
+    }
+    let resolution_due = created
+        .plus_minutes(targets.resolution_minutes)
+        .plus_millis(paused_millis);
+
+    let response = clock_state(
+        responded_at,
+        response_due,
+        targets.response_minutes,
+        now,
+        false,
+        fold.status,
+    );
+    let resolution = clock_state(
+        resolved_at,
+        resolution_due,
+        targets.resolution_minutes,
+        now,
+        paused_now,
+        fold.status,
+    );
+    SlaClock {
+        targets,
+        response_due,
+        resolution_due,
+        responded_at,
+        resolved_at,
+        paused_millis,
+        response,
+        resolution,
+        times_adjusted,
+    }
+}
+
+fn clock_state(
+    done_at: Option<Timestamp>,
+    due: Timestamp,
+    target_minutes: i64,
+    now: Timestamp,
+    paused: bool,
+    status: Status,
+) -> ClockState {
+    if let Some(done) = done_at {
+        return if done <= due {
+            ClockState::Met
+        } else {
+            ClockState::Missed
+        };
+    }
+    if status == Status::Cancelled {
+        return ClockState::Met;
+    }
+    if paused {
+        return ClockState::Paused;
+    }
+    let left = due.millis() - now.millis();
+    if left < 0 {
+        ClockState::Breached
+    } else if left < target_minutes * 60_000 / 4 {
+        ClockState::NearBreach
+    } else {
+        ClockState::Running
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::priority::Priority::*;
+    use CustomerTier::*;
+    use Urgency::*;
+
+    #[test]
+    fn targets_table() {
+        let table = [
+            (P1, Standard, Emergency, 30, 240),
+            (P2, Standard, Normal, 120, 480),
+            (P2, Vip, Normal, 30, 480),
+            (P2, Standard, Emergency, 120, 240),
+            (P3, Basic, Normal, 480, 2880),
+            (P4, Standard, Minor, 1440, 7200),
+            (P4, Vip, Minor, 30, 7200),
+        ];
+        for (p, t, u, response, resolution) in table {
+            let got = sla_targets(p, t, u);
+            assert_eq!(
+                (got.response_minutes, got.resolution_minutes),
+                (response, resolution),
+                "{p} {t} {u}"
+            );
+        }
+    }
+
+    #[test]
+    fn clock_state_thresholds() {
+        let due = Timestamp(1_000_000 + 60 * 60_000);
+        let start = Timestamp(1_000_000);
+        assert_eq!(
+            clock_state(None, due, 60, start, false, Status::Assigned),
+            ClockState::Running
+        );
+        assert_eq!(
+            clock_state(
+                None,
+                due,
+                60,
+                start.plus_minutes(50),
+                false,
+                Status::Assigned
+            ),
+            ClockState::NearBreach
+        );
+        assert_eq!(
+            clock_state(
+                None,
+                due,
+                60,
+                start.plus_minutes(61),
+                false,
+                Status::Assigned
+            ),
+            ClockState::Breached
+        );
+        assert_eq!(
+            clock_state(None, due, 60, start.plus_minutes(61), true, Status::OnHold),
+            ClockState::Paused
+        );
+        assert_eq!(
+            clock_state(
+                Some(start.plus_minutes(59)),
+                due,
+                60,
+                start,
+                false,
+                Status::Completed
+            ),
+            ClockState::Met
+        );
+        assert_eq!(
+            clock_state(
+                Some(start.plus_minutes(61)),
+                due,
+                60,
+                start,
+                false,
+                Status::Completed
+            ),
+            ClockState::Missed
+        );
+    }
+}

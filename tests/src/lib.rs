@@ -1,0 +1,1 @@
+//! Fieldsync end-to-end test support.
