@@ -14,6 +14,7 @@ mod sla;
 mod status;
 mod time;
 mod validation;
+mod view;
 mod vocab;
 pub mod wire;
 mod work_order;
@@ -33,6 +34,7 @@ pub use sla::{sla_clock, sla_targets, ClockState, SlaClock, SlaTargets};
 pub use status::{fold_status, Conflict, ConflictKind, Status, StatusFold};
 pub use time::Timestamp;
 pub use validation::{validate, Violation, MAX_ENTRIES, MAX_PART_QUANTITY, MAX_TEXT_BYTES};
+pub use view::{WorkOrderSummary, WorkOrderView};
 pub use vocab::UnknownWord;
 pub use work_order::{
     human_number, Asset, Completion, Contact, Customer, Measurement, PartUsage, RepairRecord,

@@ -43,6 +43,8 @@ pub struct Cursor(pub u64);
 pub struct SyncRequest {
     pub cursor: Cursor,
     pub push: Vec<PushDoc>,
+    /// Documents the device wants whole again (after a rejection it dropped its local copy).
+    pub resync: Vec<WorkOrderId>,
     pub limits: PullLimits,
 }
 
@@ -101,6 +103,8 @@ pub enum PushOutcome {
 pub struct Rejection {
     pub code: ErrorCode,
     pub message: String,
+    /// How many of the pushed changes, from the first, were stored before the refused one.
+    pub accepted: u32,
 }
 
 /// New state of one document for the device.
@@ -336,6 +340,7 @@ mod tests {
                 doc: WorkOrderId::new(),
                 changes: vec![ChangeBytes(vec![1, 2, 3]), ChangeBytes(vec![])],
             }],
+            resync: vec![WorkOrderId::new()],
             limits: PullLimits::default(),
         }
     }
@@ -403,6 +408,7 @@ mod tests {
             let req = SyncRequest {
                 cursor: Cursor(cursor),
                 push: vec![PushDoc { doc: WorkOrderId::new(), changes: changes.into_iter().map(ChangeBytes).collect() }],
+                resync: Vec::new(),
                 limits: PullLimits::default(),
             };
             prop_assert_eq!(decode::<SyncRequest>(&encode(&req)).expect("decodes"), req);
