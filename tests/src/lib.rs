@@ -1,1 +1,144 @@
-//! Fieldsync end-to-end test support.
+//! Test support for Fieldsync's end-to-end scenarios: a real server on a loopback port with a
+//! throw-away database, devices with their own stores in temporary directories, and realistic
+//! intake data.
+
+pub mod fault_proxy;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use fieldsync_client::Client;
+use fieldsync_proto::{
+    Asset, Contact, Customer, CustomerId, CustomerTier, Impact, IntakeChannel, NewWorkOrder,
+    ProblemCategory, Role, Site, Urgency, UserId,
+};
+use fieldsync_server::{NewUser, RunningServer, ServerOptions, TechnicianProfile};
+use tempfile::TempDir;
+
+/// Password of every user the harness creates.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// A running server with a dispatcher and two technicians, on a temporary database.
+pub struct TestServer {
+    pub server: RunningServer,
+    pub dispatcher: UserId,
+    pub tech_a: UserId,
+    pub tech_b: UserId,
+    _data: TempDir,
+}
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        let data = TempDir::new().expect("temp dir");
+        let server = RunningServer::start(ServerOptions {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            data_dir: data.path().to_path_buf(),
+            demo: false,
+        })
+        .await
+        .expect("server starts");
+        let dispatcher = create_user(&server, "dispatch", Role::Dispatcher).await;
+        let tech_a = create_user(&server, "tech-a", Role::Technician).await;
+        let tech_b = create_user(&server, "tech-b", Role::Technician).await;
+        TestServer {
+            server,
+            dispatcher,
+            tech_a,
+            tech_b,
+            _data: data,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        self.server.url()
+    }
+
+    /// A new device with its own store, logged in as `username`.
+    pub async fn device(&self, username: &str) -> Device {
+        Device::login(&self.url(), username).await
+    }
+}
+
+async fn create_user(server: &RunningServer, username: &str, role: Role) -> UserId {
+    server
+        .state()
+        .create_user(NewUser {
+            username: username.into(),
+            password: PASSWORD.into(),
+            display_name: username.replace('-', " "),
+            role,
+            profile: TechnicianProfile {
+                skills: vec!["hardware".into(), "installation".into()],
+                region: "north".into(),
+                latitude: 53.55,
+                longitude: 9.99,
+                senior: false,
+            },
+        })
+        .await
+        .expect("user created")
+}
+
+/// A device: a store in a temporary directory and the library on top of it.
+pub struct Device {
+    pub client: Client,
+    pub dir: TempDir,
+}
+
+impl Device {
+    pub async fn login(server_url: &str, username: &str) -> Device {
+        let dir = TempDir::new().expect("temp dir");
+        let client = Client::open(dir.path()).expect("store opens");
+        client
+            .login(server_url, username, PASSWORD, &format!("{username}'s tablet"))
+            .await
+            .expect("login");
+        Device { client, dir }
+    }
+
+    /// Where this device keeps its store, to reopen it after a "crash".
+    pub fn store_path(&self) -> PathBuf {
+        self.dir.path().to_path_buf()
+    }
+
+    /// Closes the library and opens the same store again, as after an app restart.
+    pub fn reopen(self) -> Device {
+        let Device { client, dir } = self;
+        drop(client);
+        let client = Client::open(dir.path()).expect("store reopens");
+        Device { client, dir }
+    }
+}
+
+/// A realistic intake: a bakery's oven that no longer heats.
+pub fn intake(assignee: Option<UserId>) -> NewWorkOrder {
+    NewWorkOrder {
+        channel: IntakeChannel::Phone,
+        customer: Customer {
+            id: CustomerId::new(),
+            name: "Harbor Bakery".into(),
+            tier: CustomerTier::Standard,
+            site: Site {
+                address: "Am Sandtorkai 1, Hamburg".into(),
+                region: "north".into(),
+                latitude: 53.5436,
+                longitude: 9.9881,
+            },
+            contact: Contact {
+                name: "Ines Roth".into(),
+                phone: "+49 40 1234567".into(),
+                email: "ines@harbor-bakery.example".into(),
+            },
+        },
+        asset: Asset {
+            model: "Deck oven DX-200".into(),
+            serial: "DX200-00917".into(),
+        },
+        category: ProblemCategory::Hardware,
+        urgency: Urgency::Normal,
+        impact: Impact::OneUnit,
+        description: "Lower deck does not reach temperature; error E42 on the panel.".into(),
+        schedule: None,
+        assignee,
+    }
+}
