@@ -52,6 +52,8 @@ impl std::fmt::Debug for LocalChange {
 
 pub struct WorkOrderDocument {
     doc: AutoCommit,
+    /// Set by `set_actor`: later actions keep that actor instead of the acting device's.
+    pinned_actor: bool,
 }
 
 impl std::fmt::Debug for WorkOrderDocument {
@@ -71,7 +73,30 @@ impl WorkOrderDocument {
         let wo = create_work_order(id, new, actor, now)?;
         let mut doc = AutoCommit::new().with_actor(actor_for(actor.device));
         autosurgeon::reconcile(&mut doc, &wo).map_err(|e| DocumentError::Schema(e.to_string()))?;
-        let mut this = Self { doc };
+        let mut this = Self {
+            doc,
+            pinned_actor: false,
+        };
+        let change = this.commit(now)?;
+        Ok((this, wo, change))
+    }
+
+    /// Creates the document for a new work order with an explicit Automerge actor (the
+    /// server's own, for work orders created through its API); later actions keep that actor.
+    pub fn create_with_actor(
+        id: WorkOrderId,
+        new: NewWorkOrder,
+        actor: &Actor,
+        automerge_actor: ActorId,
+        now: Timestamp,
+    ) -> Result<(Self, WorkOrder, LocalChange), DocumentError> {
+        let wo = create_work_order(id, new, actor, now)?;
+        let mut doc = AutoCommit::new().with_actor(automerge_actor);
+        autosurgeon::reconcile(&mut doc, &wo).map_err(|e| DocumentError::Schema(e.to_string()))?;
+        let mut this = Self {
+            doc,
+            pinned_actor: true,
+        };
         let change = this.commit(now)?;
         Ok((this, wo, change))
     }
@@ -79,7 +104,10 @@ impl WorkOrderDocument {
     /// Loads a document from a full save, or from concatenated saves and changes.
     pub fn load(bytes: &[u8]) -> Result<Self, DocumentError> {
         let doc = AutoCommit::load(bytes).map_err(|e| DocumentError::Corrupt(e.to_string()))?;
-        Ok(Self { doc })
+        Ok(Self {
+            doc,
+            pinned_actor: false,
+        })
     }
 
     /// Loads a document from stored chunks (a snapshot followed by incremental saves).
@@ -91,16 +119,23 @@ impl WorkOrderDocument {
             doc.load_incremental(chunk)
                 .map_err(|e| DocumentError::Corrupt(e.to_string()))?;
         }
-        Ok(Self { doc })
+        Ok(Self {
+            doc,
+            pinned_actor: false,
+        })
     }
 
     /// Makes later local changes carry this device's actor id.
     pub fn set_device(&mut self, device: DeviceId) {
+        self.pinned_actor = false;
         self.doc.set_actor(actor_for(device));
     }
 
     /// Uses an arbitrary actor id (the server's own, for office edits made through its API).
+    /// Later actions keep it, whoever acts, so the server never reuses a device's actor and
+    /// cannot produce a change that collides with one the device made offline.
     pub fn set_actor(&mut self, actor: ActorId) {
+        self.pinned_actor = true;
         self.doc.set_actor(actor);
     }
 
@@ -131,7 +166,9 @@ impl WorkOrderDocument {
     ) -> Result<(WorkOrder, LocalChange), DocumentError> {
         let mut wo = self.read()?;
         apply_action(&mut wo, action, actor, now)?;
-        self.doc.set_actor(actor_for(actor.device));
+        if !self.pinned_actor {
+            self.doc.set_actor(actor_for(actor.device));
+        }
         if let Err(e) = autosurgeon::reconcile(&mut self.doc, &wo) {
             self.doc.rollback();
             return Err(DocumentError::Schema(e.to_string()));
@@ -326,6 +363,48 @@ mod tests {
         // Applying the same changes again changes nothing.
         assert!(a.apply_changes(&from_b).expect("again").is_empty());
         assert_eq!(a.read().expect("a"), wa);
+    }
+
+    #[test]
+    fn pinned_actor_is_kept_for_actions() {
+        let office = Actor {
+            user: UserId::new(),
+            role: Role::Dispatcher,
+            device: DeviceId::new(),
+        };
+        let now = Timestamp(1_700_000_000_000);
+        let server = ActorId::random();
+        let actor_of = |change: LocalChange| {
+            Change::from_bytes(change.bytes)
+                .expect("decodes")
+                .actor_id()
+                .clone()
+        };
+        let (mut doc, _, created) = WorkOrderDocument::create_with_actor(
+            WorkOrderId::new(),
+            intake(UserId::new()),
+            &office,
+            server.clone(),
+            now,
+        )
+        .expect("create");
+        let reschedule = |hours: i64| Action::Reschedule {
+            window: Some(crate::work_order::ScheduleWindow {
+                start: now.plus_minutes(hours * 60),
+                end: now.plus_minutes(hours * 60 + 60),
+            }),
+        };
+        let (_, edit) = doc.act(&reschedule(1), &office, now).expect("edit");
+        assert_eq!(actor_of(created), server);
+        assert_eq!(actor_of(edit), server);
+
+        // A loaded copy acts as the acting device until an actor is pinned.
+        let mut copy = WorkOrderDocument::load(&doc.save()).expect("load");
+        let (_, edit) = copy.act(&reschedule(2), &office, now).expect("edit");
+        assert_eq!(actor_of(edit), actor_for(office.device));
+        copy.set_actor(server.clone());
+        let (_, edit) = copy.act(&reschedule(3), &office, now).expect("edit");
+        assert_eq!(actor_of(edit), server);
     }
 
     #[test]
