@@ -5,6 +5,7 @@
 //! the client library and the server can never disagree on what a work order means.
 
 mod actions;
+pub mod api;
 mod classification;
 mod derived;
 mod document;

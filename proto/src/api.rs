@@ -1,0 +1,171 @@
+//! Bodies of the server's JSON API (login, users, technicians, work order lists), shared so
+//! that the server, the client library and tests read and write the same shapes.
+
+use serde::{Deserialize, Serialize};
+
+use crate::classification::Role;
+use crate::ids::{DeviceId, UserId};
+use crate::time::Timestamp;
+use crate::view::WorkOrderSummary;
+
+/// Path of the login endpoint.
+pub const LOGIN_PATH: &str = "/v1/login";
+
+/// `POST /v1/login`.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoginRequest {
+    pub username: String,
+    pub password: String,
+    /// Shown to people managing devices, e.g. "Tablet of Ann" or the host name.
+    pub device_name: String,
+    /// The id this device got at an earlier login, so that it keeps its identity.
+    #[serde(default)]
+    pub device_id: Option<DeviceId>,
+}
+
+impl std::fmt::Debug for LoginRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginRequest")
+            .field("username", &self.username)
+            .field("device_name", &self.device_name)
+            .field("device_id", &self.device_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Answer to a successful login. `token` goes in `Authorization: Bearer …` on every later call.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoginResponse {
+    pub token: String,
+    pub expires_at: Timestamp,
+    pub device_id: DeviceId,
+    pub user: UserInfo,
+}
+
+impl std::fmt::Debug for LoginResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginResponse")
+            .field("expires_at", &self.expires_at)
+            .field("device_id", &self.device_id)
+            .field("user", &self.user)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Who someone is, without anything secret.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UserInfo {
+    pub id: UserId,
+    pub username: String,
+    pub display_name: String,
+    pub role: Role,
+}
+
+/// What dispatch needs to know about a technician: skills, home region and seniority.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TechnicianProfile {
+    #[serde(default)]
+    pub skills: Vec<String>,
+    #[serde(default)]
+    pub region: String,
+    #[serde(default)]
+    pub latitude: f64,
+    #[serde(default)]
+    pub longitude: f64,
+    #[serde(default)]
+    pub senior: bool,
+}
+
+/// `POST /v1/admin/users`.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewUser {
+    pub username: String,
+    pub password: String,
+    pub display_name: String,
+    pub role: Role,
+    /// Only meaningful for technicians.
+    #[serde(default)]
+    pub profile: TechnicianProfile,
+}
+
+impl std::fmt::Debug for NewUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewUser")
+            .field("username", &self.username)
+            .field("display_name", &self.display_name)
+            .field("role", &self.role)
+            .field("profile", &self.profile)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Answer to `POST /v1/admin/users`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CreatedUser {
+    pub id: UserId,
+}
+
+/// One entry of `GET /v1/technicians`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TechnicianInfo {
+    pub id: UserId,
+    pub username: String,
+    pub display_name: String,
+    pub skills: Vec<String>,
+    pub region: String,
+    pub latitude: f64,
+    pub longitude: f64,
+    pub senior: bool,
+}
+
+/// `POST /v1/work-orders/{id}/assign`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AssignRequest {
+    pub technician: UserId,
+}
+
+/// Answer to `GET /v1/work-orders`: one page of summaries and how many match in total.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WorkOrderPage {
+    pub items: Vec<WorkOrderSummary>,
+    pub total: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_secrets() {
+        let login = LoginRequest {
+            username: "tech01".into(),
+            password: "hunter2-secret".into(),
+            device_name: "tablet".into(),
+            device_id: None,
+        };
+        assert!(!format!("{login:?}").contains("hunter2-secret"));
+        let answer = LoginResponse {
+            token: "0123abcd-token".into(),
+            expires_at: Timestamp(0),
+            device_id: DeviceId::new(),
+            user: UserInfo {
+                id: UserId::new(),
+                username: "tech01".into(),
+                display_name: "Tech One".into(),
+                role: Role::Technician,
+            },
+        };
+        assert!(!format!("{answer:?}").contains("0123abcd-token"));
+    }
+
+    #[test]
+    fn new_user_profile_is_optional() {
+        let json =
+            r#"{"username":"d2","password":"pw12","display_name":"D Two","role":"dispatcher"}"#;
+        let user: NewUser = serde_json::from_str(json).expect("parses");
+        assert_eq!(user.profile, TechnicianProfile::default());
+        let bad = r#"{"username":"d2","password":"pw12","display_name":"D Two","role":"boss"}"#;
+        let err = serde_json::from_str::<NewUser>(bad).expect_err("unknown role");
+        assert!(err.to_string().contains("unknown role 'boss'"), "{err}");
+    }
+}
