@@ -1,0 +1,610 @@
+//! The behaviour every storage backend must have, as one suite each backend's tests run.
+//!
+//! The functions share one store and only assume what they wrote themselves, so they can run
+//! one after another on the same database (ids and usernames are fresh every time).
+
+use fieldsync_proto::api::TechnicianProfile;
+use fieldsync_proto::{
+    ChangeHash, CustomerTier, DeviceId, Priority, ProblemCategory, Role, Status, Timestamp, UserId,
+    WorkOrderId, WorkOrderSummary,
+};
+
+use super::{
+    CandidateQuery, CommitOutcome, Delivery, DeliveryRecord, DocumentCommit, NewChange, NewSession,
+    Part, Scope, Seq, SharedStorage, StorageError, TokenHash, User, UserRecord, WorkOrderQuery,
+};
+
+/// Runs every check in this module.
+pub async fn run_all(store: SharedStorage) {
+    users(store.clone()).await;
+    devices_and_sessions(store.clone()).await;
+    commit_and_version_conflicts(store.clone()).await;
+    change_log(store.clone()).await;
+    pull_scopes_and_paging(store.clone()).await;
+    deliveries(store.clone()).await;
+    work_order_lists(store.clone()).await;
+    import_is_all_or_nothing(store.clone()).await;
+    parts_catalogue(store).await;
+}
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", &UserId::new().to_string()[24..])
+}
+
+fn user(role: Role) -> UserRecord {
+    UserRecord {
+        user: User {
+            id: UserId::new(),
+            username: unique(role.as_str()),
+            display_name: "Someone".into(),
+            role,
+            profile: TechnicianProfile {
+                skills: vec!["hardware".into(), "software".into()],
+                region: "north".into(),
+                latitude: 53.55,
+                longitude: 9.99,
+                senior: true,
+            },
+        },
+        password_hash: "$argon2id$v=19$stand-in".into(),
+        created_at: Timestamp(1_700_000_000_000),
+    }
+}
+
+fn summary(id: WorkOrderId, assignee: Option<UserId>) -> WorkOrderSummary {
+    WorkOrderSummary {
+        id,
+        number: fieldsync_proto::human_number(&id),
+        status: if assignee.is_some() {
+            Status::Assigned
+        } else {
+            Status::New
+        },
+        priority: Priority::P3,
+        customer_name: "Harbor Bakery".into(),
+        tier: CustomerTier::Standard,
+        region: "north".into(),
+        category: ProblemCategory::Hardware,
+        assignee,
+        created_at: Timestamp(1_700_000_000_000),
+        response_due: Timestamp(1_700_000_100_000),
+        resolution_due: Timestamp(1_700_000_900_000),
+        schedule_start: None,
+        conflicts: 0,
+    }
+}
+
+fn change(tag: u8) -> NewChange {
+    let mut hash = [tag; 32];
+    // Distinct across calls, so that documents never share change hashes by accident.
+    hash[..16].copy_from_slice(UserId::new().as_uuid().as_bytes());
+    NewChange {
+        hash: ChangeHash(hash),
+        bytes: vec![tag; 3],
+    }
+}
+
+fn new_doc(id: WorkOrderId, assignee: Option<UserId>, changes: Vec<NewChange>) -> DocumentCommit {
+    DocumentCommit {
+        doc: id,
+        expected: None,
+        snapshot: b"snapshot-1".to_vec(),
+        summary: summary(id, assignee),
+        changes,
+        origin: None,
+        received_at: Timestamp(1_700_000_000_000),
+        known_by: None,
+    }
+}
+
+async fn commit_ok(store: &SharedStorage, c: DocumentCommit) -> Seq {
+    match store.commit(c).await.expect("commit") {
+        CommitOutcome::Committed(seq) => seq,
+        CommitOutcome::VersionConflict => panic!("unexpected version conflict"),
+    }
+}
+
+pub async fn users(store: SharedStorage) {
+    store.ping().await.expect("ping");
+    let before = store.user_count().await.expect("count");
+    let tech = user(Role::Technician);
+    store.create_user(tech.clone()).await.expect("create");
+    assert_eq!(store.user_count().await.expect("count"), before + 1);
+
+    let mut twin = user(Role::Dispatcher);
+    twin.user.username = tech.user.username.to_uppercase();
+    match store.create_user(twin).await {
+        Err(StorageError::UsernameTaken(name)) => {
+            assert_eq!(name, tech.user.username.to_uppercase())
+        }
+        other => panic!("a username differing only in case must be refused, got {other:?}"),
+    }
+
+    let (found, hash) = store
+        .user_by_username(&tech.user.username.to_uppercase())
+        .await
+        .expect("lookup")
+        .expect("found regardless of case");
+    assert_eq!(found, tech.user);
+    assert_eq!(hash, tech.password_hash);
+    assert_eq!(
+        store.user(tech.user.id).await.expect("by id"),
+        Some(tech.user.clone())
+    );
+    assert_eq!(store.user(UserId::new()).await.expect("by id"), None);
+    assert!(store
+        .user_by_username("nobody-at-all")
+        .await
+        .expect("lookup")
+        .is_none());
+
+    let techs = store.users_with_role(Role::Technician).await.expect("role");
+    assert!(techs.iter().any(|u| u.id == tech.user.id));
+    assert!(techs.iter().all(|u| u.role == Role::Technician));
+    assert!(
+        techs.windows(2).all(|w| w[0].username <= w[1].username),
+        "ordered by username"
+    );
+}
+
+pub async fn devices_and_sessions(store: SharedStorage) {
+    let a = user(Role::Technician);
+    let b = user(Role::Technician);
+    store.create_user(a.clone()).await.expect("a");
+    store.create_user(b.clone()).await.expect("b");
+    let now = Timestamp(1_700_000_000_000);
+
+    let first = store
+        .register_device(a.user.id, None, "tablet", now)
+        .await
+        .expect("register");
+    let again = store
+        .register_device(
+            a.user.id,
+            Some(first),
+            "tablet, renamed",
+            now.plus_minutes(1),
+        )
+        .await
+        .expect("re-register");
+    assert_eq!(first, again, "a known device of the same user is re-used");
+    let chosen = DeviceId::new();
+    let registered = store
+        .register_device(a.user.id, Some(chosen), "laptop", now)
+        .await
+        .expect("register chosen id");
+    assert_eq!(registered, chosen, "an unknown id is registered as asked");
+    let other = store
+        .register_device(b.user.id, Some(first), "stolen id", now)
+        .await
+        .expect("register");
+    assert_ne!(other, first, "someone else's device id is never shared");
+
+    let mut bytes = [7u8; 32];
+    bytes[..16].copy_from_slice(UserId::new().as_uuid().as_bytes());
+    let token = TokenHash(bytes);
+    store
+        .create_session(NewSession {
+            token,
+            user: a.user.id,
+            device: first,
+            created_at: now,
+            expires_at: now.plus_minutes(60),
+        })
+        .await
+        .expect("session");
+    let session = store.session(token).await.expect("lookup").expect("found");
+    assert_eq!(session.user, a.user);
+    assert_eq!(session.device, first);
+    assert_eq!(session.expires_at, now.plus_minutes(60));
+    assert!(!session.revoked);
+    assert!(store
+        .session(TokenHash([0; 32]))
+        .await
+        .expect("lookup")
+        .is_none());
+
+    store
+        .touch_device(first, now.plus_minutes(30))
+        .await
+        .expect("touch");
+    let session = store.session(token).await.expect("lookup").expect("found");
+    assert_eq!(session.device_last_seen, now.plus_minutes(30));
+    store.touch_device(first, now).await.expect("touch");
+    let session = store.session(token).await.expect("lookup").expect("found");
+    assert_eq!(
+        session.device_last_seen,
+        now.plus_minutes(30),
+        "never goes back"
+    );
+}
+
+pub async fn commit_and_version_conflicts(store: SharedStorage) {
+    let id = WorkOrderId::new();
+    assert!(store.load_document(id).await.expect("load").is_none());
+    let start = store.max_seq().await.expect("max");
+
+    let first = commit_ok(&store, new_doc(id, None, vec![change(1)])).await;
+    assert!(first > start);
+    assert_eq!(store.max_seq().await.expect("max"), first);
+    let stored = store
+        .load_document(id)
+        .await
+        .expect("load")
+        .expect("stored");
+    assert_eq!(stored.version, first);
+    assert_eq!(stored.snapshot, b"snapshot-1");
+    assert_eq!(stored.summary, summary(id, None));
+
+    // Creating it again, or updating from a stale version, is refused and stores nothing.
+    let again = store
+        .commit(new_doc(id, None, vec![change(2)]))
+        .await
+        .expect("commit");
+    assert_eq!(again, CommitOutcome::VersionConflict);
+    let mut stale = new_doc(id, None, vec![change(3)]);
+    stale.expected = Some(Seq(first.0.saturating_sub(1)));
+    assert_eq!(
+        store.commit(stale).await.expect("commit"),
+        CommitOutcome::VersionConflict
+    );
+    assert_eq!(
+        store.max_seq().await.expect("max"),
+        first,
+        "no sequence number used"
+    );
+    let log = store
+        .changes_after(id, Seq(0), DeviceId::new())
+        .await
+        .expect("changes");
+    assert_eq!(
+        log,
+        vec![vec![1; 3]],
+        "refused commits leave no change rows"
+    );
+
+    let tech = UserId::new();
+    let mut update = new_doc(id, Some(tech), vec![change(4)]);
+    update.expected = Some(first);
+    update.snapshot = b"snapshot-2".to_vec();
+    let second = commit_ok(&store, update).await;
+    assert!(second > first);
+    let stored = store
+        .load_document(id)
+        .await
+        .expect("load")
+        .expect("stored");
+    assert_eq!(stored.version, second);
+    assert_eq!(stored.snapshot, b"snapshot-2");
+    assert_eq!(stored.summary.assignee, Some(tech));
+}
+
+pub async fn change_log(store: SharedStorage) {
+    let id = WorkOrderId::new();
+    let phone = DeviceId::new();
+    let tablet = DeviceId::new();
+    let mut create = new_doc(id, None, vec![change(1), change(2)]);
+    create.origin = Some(phone);
+    create.known_by = Some(phone);
+    let s1 = commit_ok(&store, create).await;
+    assert_eq!(
+        store.delivery(phone, id).await.expect("delivery"),
+        Some(Delivery {
+            sent_seq: Seq(0),
+            removed: false
+        }),
+        "the creating device already has the document"
+    );
+    let mut edit = new_doc(id, None, vec![change(3)]);
+    edit.expected = Some(s1);
+    edit.origin = Some(tablet);
+    let s2 = commit_ok(&store, edit).await;
+    let mut server = new_doc(id, None, vec![change(4)]);
+    server.expected = Some(s2);
+    commit_ok(&store, server).await;
+
+    let all = |except| store.changes_after(id, Seq(0), except);
+    assert_eq!(
+        all(DeviceId::new()).await.expect("all"),
+        vec![vec![1; 3], vec![2; 3], vec![3; 3], vec![4; 3]],
+        "in commit order, and in the given order within a commit"
+    );
+    assert_eq!(
+        all(phone).await.expect("phone"),
+        vec![vec![3; 3], vec![4; 3]],
+        "a device is not sent its own changes"
+    );
+    assert_eq!(
+        store
+            .changes_after(id, s1, DeviceId::new())
+            .await
+            .expect("after"),
+        vec![vec![3; 3], vec![4; 3]]
+    );
+    assert_eq!(
+        store.changes_after(id, s2, tablet).await.expect("after"),
+        vec![vec![4; 3]],
+        "changes the server made go to every device"
+    );
+}
+
+pub async fn pull_scopes_and_paging(store: SharedStorage) {
+    let tech = UserId::new();
+    let device = DeviceId::new();
+    let start = store.max_seq().await.expect("max");
+    let mine_a = WorkOrderId::new();
+    let theirs = WorkOrderId::new();
+    let mine_b = WorkOrderId::new();
+    let sa = commit_ok(&store, new_doc(mine_a, Some(tech), vec![change(1)])).await;
+    let st = commit_ok(
+        &store,
+        new_doc(theirs, Some(UserId::new()), vec![change(2)]),
+    )
+    .await;
+    let sb = commit_ok(&store, new_doc(mine_b, Some(tech), vec![change(3)])).await;
+
+    let query = |scope, after, limit| CandidateQuery {
+        device,
+        scope,
+        after,
+        limit,
+    };
+    let mine = store
+        .pull_candidates(query(Scope::AssignedTo(tech), start, 10))
+        .await
+        .expect("candidates");
+    assert_eq!(
+        mine.iter()
+            .map(|c| (c.doc, c.updated_seq, c.in_scope))
+            .collect::<Vec<_>>(),
+        vec![(mine_a, sa, true), (mine_b, sb, true)],
+        "a technician's scope holds only their work orders, in sequence order"
+    );
+    assert!(mine.iter().all(|c| c.delivery.is_none()));
+    assert_eq!(
+        store
+            .count_candidates(query(Scope::AssignedTo(tech), start, 1))
+            .await
+            .expect("count"),
+        2
+    );
+
+    let all = store
+        .pull_candidates(query(Scope::All, start, 2))
+        .await
+        .expect("candidates");
+    assert_eq!(
+        all.iter().map(|c| c.doc).collect::<Vec<_>>(),
+        vec![mine_a, theirs],
+        "limited, oldest first"
+    );
+    let rest = store
+        .pull_candidates(query(Scope::All, all[1].updated_seq, 10))
+        .await
+        .expect("candidates");
+    assert_eq!(rest.first().map(|c| c.doc), Some(mine_b));
+    assert!(rest.iter().all(|c| c.updated_seq > st));
+    assert_eq!(
+        store
+            .count_candidates(query(Scope::All, sa, 100))
+            .await
+            .expect("count"),
+        store.max_seq().await.expect("max").0 - sa.0,
+        "every later commit here updated one document"
+    );
+
+    // Reassigned away: still a candidate for the device it was sent to, now out of scope.
+    store
+        .record_deliveries(
+            device,
+            vec![DeliveryRecord {
+                doc: mine_a,
+                delivery: Delivery {
+                    sent_seq: sa,
+                    removed: false,
+                },
+            }],
+        )
+        .await
+        .expect("record");
+    let mut away = new_doc(mine_a, Some(UserId::new()), vec![change(4)]);
+    away.expected = Some(sa);
+    let moved = commit_ok(&store, away).await;
+    let after_move = store
+        .pull_candidates(query(Scope::AssignedTo(tech), sb, 10))
+        .await
+        .expect("candidates");
+    assert_eq!(after_move.len(), 1);
+    assert_eq!(after_move[0].doc, mine_a);
+    assert_eq!(after_move[0].updated_seq, moved);
+    assert!(!after_move[0].in_scope);
+    assert_eq!(
+        after_move[0].delivery,
+        Some(Delivery {
+            sent_seq: sa,
+            removed: false
+        })
+    );
+    let other_device = store
+        .pull_candidates(CandidateQuery {
+            device: DeviceId::new(),
+            ..query(Scope::AssignedTo(tech), sb, 10)
+        })
+        .await
+        .expect("candidates");
+    assert!(
+        other_device.is_empty(),
+        "never sent there, not in scope: not a candidate"
+    );
+}
+
+pub async fn deliveries(store: SharedStorage) {
+    let device = DeviceId::new();
+    let doc = WorkOrderId::new();
+    assert_eq!(store.delivery(device, doc).await.expect("none"), None);
+    store
+        .record_deliveries(device, Vec::new())
+        .await
+        .expect("empty is fine");
+    for (seq, removed) in [(5, false), (9, true), (12, false)] {
+        store
+            .record_deliveries(
+                device,
+                vec![DeliveryRecord {
+                    doc,
+                    delivery: Delivery {
+                        sent_seq: Seq(seq),
+                        removed,
+                    },
+                }],
+            )
+            .await
+            .expect("record");
+        assert_eq!(
+            store.delivery(device, doc).await.expect("delivery"),
+            Some(Delivery {
+                sent_seq: Seq(seq),
+                removed
+            }),
+            "the latest record replaces the earlier one"
+        );
+    }
+    assert_eq!(
+        store.delivery(DeviceId::new(), doc).await.expect("other"),
+        None
+    );
+}
+
+pub async fn work_order_lists(store: SharedStorage) {
+    let tech = UserId::new();
+    let mut expected = Vec::new();
+    for (priority, due, status) in [
+        (Priority::P3, 500, Status::Assigned),
+        (Priority::P1, 900, Status::InProgress),
+        (Priority::P1, 100, Status::Assigned),
+        (Priority::P2, 50, Status::Completed),
+    ] {
+        let id = WorkOrderId::new();
+        let mut c = new_doc(id, Some(tech), vec![change(1)]);
+        c.summary.priority = priority;
+        c.summary.resolution_due = Timestamp(due);
+        c.summary.status = status;
+        c.summary.schedule_start = Some(Timestamp(due * 2));
+        c.summary.conflicts = 1;
+        expected.push(c.summary.clone());
+        commit_ok(&store, c).await;
+    }
+    let query = WorkOrderQuery {
+        assignee: Some(tech),
+        limit: 10,
+        ..Default::default()
+    };
+    let page = store.list_work_orders(query.clone()).await.expect("list");
+    assert_eq!(page.total, 4);
+    assert_eq!(
+        page.items,
+        vec![
+            expected[2].clone(),
+            expected[1].clone(),
+            expected[3].clone(),
+            expected[0].clone()
+        ],
+        "by priority, then resolution due; summaries come back as stored"
+    );
+    let open = store
+        .list_work_orders(WorkOrderQuery {
+            open_only: true,
+            ..query.clone()
+        })
+        .await
+        .expect("open");
+    assert_eq!(open.total, 3);
+    let assigned = store
+        .list_work_orders(WorkOrderQuery {
+            statuses: vec![Status::Assigned, Status::Completed],
+            ..query.clone()
+        })
+        .await
+        .expect("status");
+    assert_eq!(assigned.total, 3);
+    let paged = store
+        .list_work_orders(WorkOrderQuery {
+            limit: 2,
+            offset: 1,
+            ..query
+        })
+        .await
+        .expect("page");
+    assert_eq!(paged.total, 4, "the total ignores paging");
+    assert_eq!(
+        paged.items.iter().map(|s| s.id).collect::<Vec<_>>(),
+        vec![expected[1].id, expected[3].id]
+    );
+}
+
+pub async fn import_is_all_or_nothing(store: SharedStorage) {
+    let existing = WorkOrderId::new();
+    commit_ok(&store, new_doc(existing, None, vec![change(1)])).await;
+    let fresh = WorkOrderId::new();
+    let before = store.max_seq().await.expect("max");
+    let result = store
+        .import(vec![
+            new_doc(fresh, None, vec![change(2)]),
+            new_doc(existing, None, vec![change(3)]),
+        ])
+        .await;
+    assert!(result.is_err(), "importing over an existing document fails");
+    assert!(
+        store.load_document(fresh).await.expect("load").is_none(),
+        "and stores nothing"
+    );
+    assert_eq!(store.max_seq().await.expect("max"), before);
+
+    let docs: Vec<_> = (0..3).map(|_| WorkOrderId::new()).collect();
+    store
+        .import(
+            docs.iter()
+                .map(|id| new_doc(*id, None, vec![change(4)]))
+                .collect(),
+        )
+        .await
+        .expect("import");
+    let mut seqs = Vec::new();
+    for id in &docs {
+        seqs.push(
+            store
+                .load_document(*id)
+                .await
+                .expect("load")
+                .expect("stored")
+                .version,
+        );
+    }
+    assert!(
+        seqs.windows(2).all(|w| w[0] < w[1]),
+        "one sequence number each: {seqs:?}"
+    );
+}
+
+pub async fn parts_catalogue(store: SharedStorage) {
+    let number = unique("PART");
+    let mut part = Part {
+        part_number: number.clone(),
+        name: "Heating element 2kW".into(),
+        category: "heating".into(),
+        unit_price_cents: 4_500,
+        safety_stock: 4,
+    };
+    store
+        .upsert_parts(vec![part.clone()])
+        .await
+        .expect("insert");
+    part.unit_price_cents = 4_900;
+    store
+        .upsert_parts(vec![part.clone()])
+        .await
+        .expect("update");
+    let parts = store.parts().await.expect("list");
+    let found: Vec<_> = parts.iter().filter(|p| p.part_number == number).collect();
+    assert_eq!(found, vec![&part]);
+}

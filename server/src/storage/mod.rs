@@ -1,0 +1,301 @@
+//! What the server keeps, behind one trait so that backends are interchangeable: users,
+//! devices and sessions; work order documents with their change log and summaries; what each
+//! device has received; the parts catalogue.
+//!
+//! Backends do storage and transactions only. Deciding what a push may change or what a pull
+//! sends lives in `sync`, so every backend behaves the same; `conformance` checks that.
+
+pub mod conformance;
+pub mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use fieldsync_proto::api::TechnicianProfile;
+use fieldsync_proto::Status;
+use fieldsync_proto::{
+    ChangeHash, DeviceId, Role, Timestamp, UserId, WorkOrderId, WorkOrderSummary,
+};
+
+pub use sqlite::SqliteStorage;
+
+/// A storage backend shared by every request.
+pub type SharedStorage = Arc<dyn Storage>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("username '{0}' is already taken")]
+    UsernameTaken(String),
+    #[error("database error: {0}")]
+    Database(String),
+    #[error("stored data is unreadable: {0}")]
+    Corrupt(String),
+    #[error("the database was written by a newer server (schema version {found}; this server knows up to {known}); upgrade the server")]
+    SchemaTooNew { found: u32, known: u32 },
+    #[error("a storage task stopped unexpectedly: {0}")]
+    TaskFailed(String),
+}
+
+/// Position in the global change sequence. Every committed document update gets the next one,
+/// in commit order, so "everything after N" is a precise question.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Seq(pub u64);
+
+/// Someone who can sign in.
+#[derive(Clone, Debug, PartialEq)]
+pub struct User {
+    pub id: UserId,
+    pub username: String,
+    pub display_name: String,
+    pub role: Role,
+    pub profile: TechnicianProfile,
+}
+
+/// A user as stored, with the password already hashed.
+#[derive(Clone, PartialEq)]
+pub struct UserRecord {
+    pub user: User,
+    pub password_hash: String,
+    pub created_at: Timestamp,
+}
+
+impl std::fmt::Debug for UserRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserRecord")
+            .field("user", &self.user)
+            .field("created_at", &self.created_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// SHA-256 of a bearer token: the only form in which tokens are stored.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TokenHash(pub [u8; 32]);
+
+impl std::fmt::Debug for TokenHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TokenHash(..)")
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewSession {
+    pub token: TokenHash,
+    pub user: UserId,
+    pub device: DeviceId,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+/// What a bearer token stands for.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Session {
+    pub user: User,
+    pub device: DeviceId,
+    pub expires_at: Timestamp,
+    /// The token or its device was revoked.
+    pub revoked: bool,
+    pub device_last_seen: Timestamp,
+}
+
+/// A work order as stored.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredDocument {
+    pub id: WorkOrderId,
+    /// `WorkOrderDocument::save()` of the current state.
+    pub snapshot: Vec<u8>,
+    /// Sequence number of the last commit; the version for optimistic concurrency.
+    pub version: Seq,
+    pub summary: WorkOrderSummary,
+}
+
+/// One change to store with a commit.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewChange {
+    pub hash: ChangeHash,
+    pub bytes: Vec<u8>,
+}
+
+impl std::fmt::Debug for NewChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "NewChange({}, {} bytes)", self.hash, self.bytes.len())
+    }
+}
+
+/// A document update: the new state, its summary, and the changes that were new.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DocumentCommit {
+    pub doc: WorkOrderId,
+    /// The version the update was computed from; `None` for a new document. The commit is
+    /// refused if the stored document is not at this version any more.
+    pub expected: Option<Seq>,
+    pub snapshot: Vec<u8>,
+    pub summary: WorkOrderSummary,
+    /// In an order that respects their dependencies.
+    pub changes: Vec<NewChange>,
+    /// Device that sent the changes; `None` when the server made them.
+    pub origin: Option<DeviceId>,
+    pub received_at: Timestamp,
+    /// A device that already holds everything in this commit (the one that created the
+    /// document), so that it is not sent the document back.
+    pub known_by: Option<DeviceId>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CommitOutcome {
+    Committed(Seq),
+    /// The document changed since it was read (or exists though `expected` was `None`).
+    VersionConflict,
+}
+
+/// Which work orders a user's devices receive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    All,
+    AssignedTo(UserId),
+}
+
+impl Scope {
+    pub fn for_user(user: &User) -> Self {
+        if user.role.is_office() {
+            Scope::All
+        } else {
+            Scope::AssignedTo(user.id)
+        }
+    }
+
+    pub fn contains(&self, summary: &WorkOrderSummary) -> bool {
+        match self {
+            Scope::All => true,
+            Scope::AssignedTo(user) => summary.assignee == Some(*user),
+        }
+    }
+}
+
+/// Documents updated after `after` that are in scope or were sent to `device` before.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CandidateQuery {
+    pub device: DeviceId,
+    pub scope: Scope,
+    pub after: Seq,
+    pub limit: u32,
+}
+
+/// What was last sent of a document to a device.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Delivery {
+    pub sent_seq: Seq,
+    pub removed: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PullCandidate {
+    pub doc: WorkOrderId,
+    pub updated_seq: Seq,
+    pub in_scope: bool,
+    pub delivery: Option<Delivery>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DeliveryRecord {
+    pub doc: WorkOrderId,
+    pub delivery: Delivery,
+}
+
+/// Filters of the work order list.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WorkOrderQuery {
+    /// Empty: any status.
+    pub statuses: Vec<Status>,
+    pub assignee: Option<UserId>,
+    pub open_only: bool,
+    pub limit: u32,
+    pub offset: u64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct SummaryPage {
+    pub items: Vec<WorkOrderSummary>,
+    pub total: u64,
+}
+
+/// An entry of the parts catalogue.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Part {
+    pub part_number: String,
+    pub name: String,
+    pub category: String,
+    pub unit_price_cents: i64,
+    pub safety_stock: i64,
+}
+
+#[async_trait]
+pub trait Storage: Send + Sync + 'static {
+    /// Answers when the database does.
+    async fn ping(&self) -> Result<(), StorageError>;
+
+    // Users, devices, sessions.
+    async fn create_user(&self, user: UserRecord) -> Result<(), StorageError>;
+    /// The user and their password hash; usernames match without regard to case.
+    async fn user_by_username(
+        &self,
+        username: &str,
+    ) -> Result<Option<(User, String)>, StorageError>;
+    async fn user(&self, id: UserId) -> Result<Option<User>, StorageError>;
+    /// Ordered by username.
+    async fn users_with_role(&self, role: Role) -> Result<Vec<User>, StorageError>;
+    async fn user_count(&self) -> Result<u64, StorageError>;
+    /// Registers a device for `user`, re-using `requested` when it is that user's (or unknown,
+    /// in which case it is registered under that id). A device of someone else gets a new id.
+    async fn register_device(
+        &self,
+        user: UserId,
+        requested: Option<DeviceId>,
+        name: &str,
+        now: Timestamp,
+    ) -> Result<DeviceId, StorageError>;
+    async fn create_session(&self, session: NewSession) -> Result<(), StorageError>;
+    async fn session(&self, token: TokenHash) -> Result<Option<Session>, StorageError>;
+    async fn touch_device(&self, device: DeviceId, now: Timestamp) -> Result<(), StorageError>;
+
+    // Documents.
+    async fn load_document(&self, id: WorkOrderId) -> Result<Option<StoredDocument>, StorageError>;
+    /// Stores one update atomically, with the next sequence number, if the version matches.
+    async fn commit(&self, commit: DocumentCommit) -> Result<CommitOutcome, StorageError>;
+    /// Stores many new documents in one transaction (seeding); fails if any already exists.
+    async fn import(&self, commits: Vec<DocumentCommit>) -> Result<(), StorageError>;
+    async fn list_work_orders(&self, query: WorkOrderQuery) -> Result<SummaryPage, StorageError>;
+
+    // Pull.
+    /// The highest sequence number committed so far.
+    async fn max_seq(&self) -> Result<Seq, StorageError>;
+    /// Ordered by `updated_seq`, at most `limit`.
+    async fn pull_candidates(
+        &self,
+        query: CandidateQuery,
+    ) -> Result<Vec<PullCandidate>, StorageError>;
+    /// How many candidates there are in all (`limit` is ignored).
+    async fn count_candidates(&self, query: CandidateQuery) -> Result<u64, StorageError>;
+    /// Changes of `doc` committed after `after` that did not come from `except`, in order.
+    async fn changes_after(
+        &self,
+        doc: WorkOrderId,
+        after: Seq,
+        except: DeviceId,
+    ) -> Result<Vec<Vec<u8>>, StorageError>;
+    /// Remembers what was sent to `device`, replacing earlier records of the same documents.
+    async fn record_deliveries(
+        &self,
+        device: DeviceId,
+        deliveries: Vec<DeliveryRecord>,
+    ) -> Result<(), StorageError>;
+    async fn delivery(
+        &self,
+        device: DeviceId,
+        doc: WorkOrderId,
+    ) -> Result<Option<Delivery>, StorageError>;
+
+    // Parts catalogue.
+    async fn upsert_parts(&self, parts: Vec<Part>) -> Result<(), StorageError>;
+    async fn parts(&self) -> Result<Vec<Part>, StorageError>;
+}

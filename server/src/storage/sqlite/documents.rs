@@ -1,0 +1,397 @@
+//! Work order documents in SQLite: snapshots and summaries, the change log, the global
+//! sequence, what each device was sent, and the queries of lists and pulls.
+
+use fieldsync_proto::{DeviceId, Priority, Timestamp, UserId, WorkOrderId, WorkOrderSummary};
+use rusqlite::types::Value;
+use rusqlite::{params, params_from_iter, OptionalExtension, Row, Transaction};
+
+use super::convert::{count_from_db, parse, parse_opt, seq_from_db, seq_to_db};
+use super::db_err;
+use crate::storage::{
+    CandidateQuery, CommitOutcome, Delivery, DeliveryRecord, DocumentCommit, PullCandidate, Scope,
+    Seq, StorageError, StoredDocument, SummaryPage, WorkOrderQuery,
+};
+
+const SUMMARY_COLUMNS: &str = "id, number, status, priority, customer_name, tier, region, \
+     category, assignee, created_at, response_due, resolution_due, schedule_start, conflicts";
+
+/// The raw columns of `SUMMARY_COLUMNS`.
+struct SummaryRow {
+    id: String,
+    number: String,
+    status: String,
+    priority: i64,
+    customer_name: String,
+    tier: String,
+    region: String,
+    category: String,
+    assignee: Option<String>,
+    created_at: i64,
+    response_due: i64,
+    resolution_due: i64,
+    schedule_start: Option<i64>,
+    conflicts: i64,
+}
+
+impl SummaryRow {
+    fn read(row: &Row<'_>, at: usize) -> rusqlite::Result<Self> {
+        Ok(Self {
+            id: row.get(at)?,
+            number: row.get(at + 1)?,
+            status: row.get(at + 2)?,
+            priority: row.get(at + 3)?,
+            customer_name: row.get(at + 4)?,
+            tier: row.get(at + 5)?,
+            region: row.get(at + 6)?,
+            category: row.get(at + 7)?,
+            assignee: row.get(at + 8)?,
+            created_at: row.get(at + 9)?,
+            response_due: row.get(at + 10)?,
+            resolution_due: row.get(at + 11)?,
+            schedule_start: row.get(at + 12)?,
+            conflicts: row.get(at + 13)?,
+        })
+    }
+
+    fn into_summary(self) -> Result<WorkOrderSummary, StorageError> {
+        let priority = u8::try_from(self.priority)
+            .ok()
+            .and_then(Priority::from_rank)
+            .ok_or_else(|| {
+                StorageError::Corrupt(format!("column documents.priority: {}", self.priority))
+            })?;
+        Ok(WorkOrderSummary {
+            id: parse("documents.id", &self.id)?,
+            number: self.number,
+            status: parse("documents.status", &self.status)?,
+            priority,
+            customer_name: self.customer_name,
+            tier: parse("documents.tier", &self.tier)?,
+            region: self.region,
+            category: parse("documents.category", &self.category)?,
+            assignee: parse_opt::<UserId>("documents.assignee", self.assignee)?,
+            created_at: Timestamp(self.created_at),
+            response_due: Timestamp(self.response_due),
+            resolution_due: Timestamp(self.resolution_due),
+            schedule_start: self.schedule_start.map(Timestamp),
+            conflicts: u32::try_from(self.conflicts).unwrap_or(u32::MAX),
+        })
+    }
+}
+
+pub fn load(tx: &Transaction<'_>, id: WorkOrderId) -> Result<Option<StoredDocument>, StorageError> {
+    let row = tx
+        .prepare_cached(&format!(
+            "SELECT {SUMMARY_COLUMNS}, snapshot, updated_seq FROM documents WHERE id = ?1"
+        ))
+        .map_err(db_err)?
+        .query_row([id.to_string()], |r| {
+            Ok((
+                SummaryRow::read(r, 0)?,
+                r.get::<_, Vec<u8>>(14)?,
+                r.get::<_, i64>(15)?,
+            ))
+        })
+        .optional()
+        .map_err(db_err)?;
+    let Some((summary, snapshot, seq)) = row else {
+        return Ok(None);
+    };
+    Ok(Some(StoredDocument {
+        id,
+        snapshot,
+        version: seq_from_db(seq)?,
+        summary: summary.into_summary()?,
+    }))
+}
+
+pub fn max_seq(tx: &Transaction<'_>) -> Result<Seq, StorageError> {
+    let value: i64 = tx
+        .prepare_cached("SELECT value FROM sequence WHERE id = 1")
+        .map_err(db_err)?
+        .query_row([], |r| r.get(0))
+        .map_err(db_err)?;
+    seq_from_db(value)
+}
+
+/// Checks the version, takes the next sequence number and writes the update. The caller
+/// rolls back unless the outcome is `Committed`.
+pub fn commit(tx: &Transaction<'_>, c: &DocumentCommit) -> Result<CommitOutcome, StorageError> {
+    let doc = c.doc.to_string();
+    let current: Option<i64> = tx
+        .prepare_cached("SELECT updated_seq FROM documents WHERE id = ?1")
+        .map_err(db_err)?
+        .query_row([&doc], |r| r.get(0))
+        .optional()
+        .map_err(db_err)?;
+    let current = current.map(seq_from_db).transpose()?;
+    if current != c.expected {
+        return Ok(CommitOutcome::VersionConflict);
+    }
+    let seq: i64 = tx
+        .prepare_cached("UPDATE sequence SET value = value + 1 WHERE id = 1 RETURNING value")
+        .map_err(db_err)?
+        .query_row([], |r| r.get(0))
+        .map_err(db_err)?;
+    let s = &c.summary;
+    tx.prepare_cached(
+        "INSERT INTO documents (id, snapshot, updated_seq, number, status, priority,
+             customer_name, tier, region, category, assignee, created_at, response_due,
+             resolution_due, schedule_start, conflicts)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+         ON CONFLICT (id) DO UPDATE SET
+             snapshot = excluded.snapshot, updated_seq = excluded.updated_seq,
+             number = excluded.number, status = excluded.status, priority = excluded.priority,
+             customer_name = excluded.customer_name, tier = excluded.tier,
+             region = excluded.region, category = excluded.category,
+             assignee = excluded.assignee, created_at = excluded.created_at,
+             response_due = excluded.response_due, resolution_due = excluded.resolution_due,
+             schedule_start = excluded.schedule_start, conflicts = excluded.conflicts",
+    )
+    .map_err(db_err)?
+    .execute(params![
+        doc,
+        c.snapshot,
+        seq,
+        s.number,
+        s.status.as_str(),
+        s.priority.rank(),
+        s.customer_name,
+        s.tier.as_str(),
+        s.region,
+        s.category.as_str(),
+        s.assignee.map(|a| a.to_string()),
+        s.created_at.millis(),
+        s.response_due.millis(),
+        s.resolution_due.millis(),
+        s.schedule_start.map(|t| t.millis()),
+        s.conflicts,
+    ])
+    .map_err(db_err)?;
+    let origin = c.origin.map(|d| d.to_string());
+    let mut insert = tx
+        .prepare_cached(
+            "INSERT INTO changes (doc, hash, seq, origin_device, received_at, bytes)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )
+        .map_err(db_err)?;
+    for change in &c.changes {
+        insert
+            .execute(params![
+                doc,
+                change.hash.0.as_slice(),
+                seq,
+                origin,
+                c.received_at.millis(),
+                change.bytes,
+            ])
+            .map_err(db_err)?;
+    }
+    if let Some(device) = c.known_by {
+        // Sent "at sequence 0": the device has it whatever its cursor is.
+        tx.prepare_cached(
+            "INSERT OR IGNORE INTO device_docs (device, doc, sent_seq, removed) VALUES (?1, ?2, 0, 0)",
+        )
+        .map_err(db_err)?
+        .execute(params![device.to_string(), doc])
+        .map_err(db_err)?;
+    }
+    Ok(CommitOutcome::Committed(seq_from_db(seq)?))
+}
+
+pub fn list(tx: &Transaction<'_>, q: &WorkOrderQuery) -> Result<SummaryPage, StorageError> {
+    let mut filters = Vec::new();
+    let mut args: Vec<Value> = Vec::new();
+    if !q.statuses.is_empty() {
+        let marks = vec!["?"; q.statuses.len()].join(", ");
+        filters.push(format!("status IN ({marks})"));
+        args.extend(
+            q.statuses
+                .iter()
+                .map(|s| Value::Text(s.as_str().to_owned())),
+        );
+    }
+    if let Some(assignee) = q.assignee {
+        filters.push("assignee = ?".to_owned());
+        args.push(Value::Text(assignee.to_string()));
+    }
+    if q.open_only {
+        filters.push("status NOT IN ('completed', 'closed', 'cancelled')".to_owned());
+    }
+    let filter = if filters.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", filters.join(" AND "))
+    };
+    let total: i64 = tx
+        .prepare_cached(&format!("SELECT COUNT(*) FROM documents {filter}"))
+        .map_err(db_err)?
+        .query_row(params_from_iter(args.iter()), |r| r.get(0))
+        .map_err(db_err)?;
+    let mut page_args = args;
+    page_args.push(Value::Integer(i64::from(q.limit)));
+    page_args.push(Value::Integer(i64::try_from(q.offset).unwrap_or(i64::MAX)));
+    let mut stmt = tx
+        .prepare_cached(&format!(
+            "SELECT {SUMMARY_COLUMNS} FROM documents {filter}
+             ORDER BY priority, resolution_due, id LIMIT ? OFFSET ?"
+        ))
+        .map_err(db_err)?;
+    let rows = stmt
+        .query_map(params_from_iter(page_args.iter()), |r| {
+            SummaryRow::read(r, 0)
+        })
+        .map_err(db_err)?;
+    let items = rows
+        .map(|row| row.map_err(db_err).and_then(SummaryRow::into_summary))
+        .collect::<Result<_, _>>()?;
+    Ok(SummaryPage {
+        items,
+        total: count_from_db(total),
+    })
+}
+
+/// The parts shared by the candidate queries: whether a row is in scope, the FROM/WHERE
+/// clause, and their arguments.
+fn candidate_filter(q: &CandidateQuery) -> (&'static str, &'static str, Vec<Value>) {
+    let device = Value::Text(q.device.to_string());
+    let after = Value::Integer(seq_to_db(q.after));
+    match q.scope {
+        Scope::All => (
+            "1",
+            "FROM documents d
+             LEFT JOIN device_docs dd ON dd.device = ?1 AND dd.doc = d.id
+             WHERE d.updated_seq > ?2",
+            vec![device, after],
+        ),
+        Scope::AssignedTo(user) => (
+            "IFNULL(d.assignee = ?3, 0)",
+            "FROM documents d
+             LEFT JOIN device_docs dd ON dd.device = ?1 AND dd.doc = d.id
+             WHERE d.updated_seq > ?2 AND (d.assignee = ?3 OR dd.doc IS NOT NULL)",
+            vec![device, after, Value::Text(user.to_string())],
+        ),
+    }
+}
+
+pub fn candidates(
+    tx: &Transaction<'_>,
+    q: &CandidateQuery,
+) -> Result<Vec<PullCandidate>, StorageError> {
+    let (in_scope, from_where, mut args) = candidate_filter(q);
+    let limit_at = args.len() + 1;
+    args.push(Value::Integer(i64::from(q.limit)));
+    let mut stmt = tx
+        .prepare_cached(&format!(
+            "SELECT d.id, d.updated_seq, dd.sent_seq, dd.removed, {in_scope} {from_where}
+             ORDER BY d.updated_seq LIMIT ?{limit_at}"
+        ))
+        .map_err(db_err)?;
+    let rows = stmt
+        .query_map(params_from_iter(args.iter()), |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, Option<i64>>(2)?,
+                r.get::<_, Option<bool>>(3)?,
+                r.get::<_, bool>(4)?,
+            ))
+        })
+        .map_err(db_err)?;
+    rows.map(|row| {
+        let (doc, updated, sent, removed, in_scope) = row.map_err(db_err)?;
+        let delivery = match sent {
+            Some(sent) => Some(Delivery {
+                sent_seq: seq_from_db(sent)?,
+                removed: removed.unwrap_or(false),
+            }),
+            None => None,
+        };
+        Ok(PullCandidate {
+            doc: parse("documents.id", &doc)?,
+            updated_seq: seq_from_db(updated)?,
+            in_scope,
+            delivery,
+        })
+    })
+    .collect()
+}
+
+pub fn count_candidates(tx: &Transaction<'_>, q: &CandidateQuery) -> Result<u64, StorageError> {
+    let (_, from_where, args) = candidate_filter(q);
+    let count: i64 = tx
+        .prepare_cached(&format!("SELECT COUNT(*) {from_where}"))
+        .map_err(db_err)?
+        .query_row(params_from_iter(args.iter()), |r| r.get(0))
+        .map_err(db_err)?;
+    Ok(count_from_db(count))
+}
+
+pub fn changes_after(
+    tx: &Transaction<'_>,
+    doc: WorkOrderId,
+    after: Seq,
+    except: DeviceId,
+) -> Result<Vec<Vec<u8>>, StorageError> {
+    let mut stmt = tx
+        .prepare_cached(
+            "SELECT bytes FROM changes
+             WHERE doc = ?1 AND seq > ?2 AND (origin_device IS NULL OR origin_device <> ?3)
+             ORDER BY seq, rowid",
+        )
+        .map_err(db_err)?;
+    let rows = stmt
+        .query_map(
+            params![doc.to_string(), seq_to_db(after), except.to_string()],
+            |r| r.get::<_, Vec<u8>>(0),
+        )
+        .map_err(db_err)?;
+    rows.map(|r| r.map_err(db_err)).collect()
+}
+
+pub fn record_deliveries(
+    tx: &Transaction<'_>,
+    device: DeviceId,
+    deliveries: &[DeliveryRecord],
+) -> Result<(), StorageError> {
+    let mut stmt = tx
+        .prepare_cached(
+            "INSERT INTO device_docs (device, doc, sent_seq, removed) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (device, doc) DO UPDATE SET
+                 sent_seq = excluded.sent_seq, removed = excluded.removed",
+        )
+        .map_err(db_err)?;
+    let device = device.to_string();
+    for d in deliveries {
+        stmt.execute(params![
+            device,
+            d.doc.to_string(),
+            seq_to_db(d.delivery.sent_seq),
+            d.delivery.removed,
+        ])
+        .map_err(db_err)?;
+    }
+    Ok(())
+}
+
+pub fn delivery(
+    tx: &Transaction<'_>,
+    device: DeviceId,
+    doc: WorkOrderId,
+) -> Result<Option<Delivery>, StorageError> {
+    let row: Option<(i64, bool)> = tx
+        .prepare_cached("SELECT sent_seq, removed FROM device_docs WHERE device = ?1 AND doc = ?2")
+        .map_err(db_err)?
+        .query_row(params![device.to_string(), doc.to_string()], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .optional()
+        .map_err(db_err)?;
+    row.map(|(sent, removed)| {
+        Ok(Delivery {
+            sent_seq: seq_from_db(sent)?,
+            removed,
+        })
+    })
+    .transpose()
+}

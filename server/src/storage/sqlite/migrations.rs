@@ -1,0 +1,103 @@
+//! Numbered schema migrations of the SQLite backend, applied in order exactly once.
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
+
+use super::db_err;
+use crate::storage::StorageError;
+
+/// Every migration, by version. Append only: a released migration never changes.
+const MIGRATIONS: &[(u32, &str)] = &[(
+    1,
+    include_str!("../../../migrations/sqlite/0001_initial.sql"),
+)];
+
+/// Version a fully migrated database has.
+pub const LATEST: u32 = MIGRATIONS[MIGRATIONS.len() - 1].0;
+
+/// Brings the schema up to date; returns the version it is at now.
+pub fn migrate(conn: &mut Connection) -> Result<u32, StorageError> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(db_err)?;
+    tx.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        .map_err(db_err)?;
+    let current: u32 = tx
+        .query_row("SELECT MAX(version) FROM schema_version", [], |r| {
+            r.get::<_, Option<u32>>(0)
+        })
+        .optional()
+        .map_err(db_err)?
+        .flatten()
+        .unwrap_or(0);
+    if current > LATEST {
+        return Err(StorageError::SchemaTooNew {
+            found: current,
+            known: LATEST,
+        });
+    }
+    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
+        tx.execute_batch(sql)
+            .map_err(|e| StorageError::Database(format!("migration {version} failed: {e}")))?;
+        tx.execute(
+            "INSERT INTO schema_version (version) VALUES (?1)",
+            [version],
+        )
+        .map_err(db_err)?;
+    }
+    tx.commit().map_err(db_err)?;
+    Ok(LATEST)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn schema(conn: &Connection) -> Vec<(String, String)> {
+        let mut stmt = conn
+            .prepare("SELECT name, IFNULL(sql, '') FROM sqlite_master ORDER BY name")
+            .expect("prepare");
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows")
+    }
+
+    #[test]
+    fn migrating_twice_is_a_no_op() {
+        let mut conn = Connection::open_in_memory().expect("open");
+        assert_eq!(migrate(&mut conn).expect("first"), LATEST);
+        let before = schema(&conn);
+        conn.execute(
+            "INSERT INTO parts VALUES ('P-1', 'Pump', 'hydraulics', 100, 2)",
+            [],
+        )
+        .expect("insert");
+        assert_eq!(migrate(&mut conn).expect("second"), LATEST);
+        assert_eq!(schema(&conn), before);
+        let rows: u32 = conn
+            .query_row("SELECT COUNT(*) FROM schema_version", [], |r| r.get(0))
+            .expect("count");
+        assert_eq!(rows as usize, MIGRATIONS.len());
+        let seq: i64 = conn
+            .query_row("SELECT value FROM sequence", [], |r| r.get(0))
+            .expect("sequence");
+        assert_eq!(seq, 0, "the sequence row is created once");
+        let parts: u32 = conn
+            .query_row("SELECT COUNT(*) FROM parts", [], |r| r.get(0))
+            .expect("parts");
+        assert_eq!(parts, 1, "data survives");
+    }
+
+    #[test]
+    fn a_newer_database_is_refused() {
+        let mut conn = Connection::open_in_memory().expect("open");
+        migrate(&mut conn).expect("migrate");
+        conn.execute(
+            "INSERT INTO schema_version (version) VALUES (?1)",
+            [LATEST + 1],
+        )
+        .expect("insert");
+        let err = migrate(&mut conn).expect_err("too new");
+        assert!(err.to_string().contains("upgrade the server"), "{err}");
+    }
+}

@@ -1,0 +1,381 @@
+//! The embedded SQLite backend: one file, WAL mode, every write a durable transaction.
+//!
+//! All database work runs on the blocking thread pool through `read` and `write`. Writes go
+//! through one connection, so they are serialized and the sequence counter follows commit
+//! order; reads use a small pool of their own connections and see a consistent snapshot.
+
+mod catalogue;
+mod convert;
+mod documents;
+pub mod migrations;
+mod users;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use fieldsync_proto::{DeviceId, Role, Timestamp, UserId, WorkOrderId};
+use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+
+use super::{
+    CandidateQuery, CommitOutcome, Delivery, DeliveryRecord, DocumentCommit, NewSession, Part,
+    PullCandidate, Seq, Session, Storage, StorageError, StoredDocument, SummaryPage, TokenHash,
+    User, UserRecord, WorkOrderQuery,
+};
+
+/// Reader connections kept open for reuse; more are opened under load and closed after.
+const IDLE_READERS: usize = 4;
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Clone)]
+pub struct SqliteStorage {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+impl std::fmt::Debug for SqliteStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStorage")
+            .field("path", &self.inner.path)
+            .finish_non_exhaustive()
+    }
+}
+
+pub(crate) fn db_err(e: rusqlite::Error) -> StorageError {
+    StorageError::Database(e.to_string())
+}
+
+fn open_connection(path: &Path) -> Result<Connection, StorageError> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI,
+    )
+    .map_err(|e| StorageError::Database(format!("cannot open {}: {e}", path.display())))?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(db_err)?;
+    let mode: String = conn
+        .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
+        .map_err(db_err)?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StorageError::Database(format!(
+            "{} cannot use write-ahead logging (journal mode stays {mode})",
+            path.display()
+        )));
+    }
+    // FULL: an acknowledged commit survives a power cut, not only a process crash.
+    conn.pragma_update(None, "synchronous", "FULL")
+        .map_err(db_err)?;
+    conn.pragma_update(None, "foreign_keys", "ON")
+        .map_err(db_err)?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}
+
+impl SqliteStorage {
+    /// Opens (creating if needed) the database file and brings its schema up to date.
+    pub async fn open(path: impl Into<PathBuf>) -> Result<Self, StorageError> {
+        let path = path.into();
+        tokio::task::spawn_blocking(move || Self::open_blocking(path))
+            .await
+            .map_err(|e| StorageError::TaskFailed(e.to_string()))?
+    }
+
+    fn open_blocking(path: PathBuf) -> Result<Self, StorageError> {
+        let mut writer = open_connection(&path)?;
+        migrations::migrate(&mut writer)?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                path,
+                writer: Mutex::new(writer),
+                readers: Mutex::new(Vec::new()),
+            }),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Runs `f` in a read transaction on a pooled connection.
+    async fn read<T, F>(&self, f: F) -> Result<T, StorageError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<T, StorageError> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let pooled = inner
+                .readers
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .pop();
+            let mut conn = match pooled {
+                Some(conn) => conn,
+                None => open_connection(&inner.path)?,
+            };
+            let result = (|| {
+                let tx = conn
+                    .transaction_with_behavior(TransactionBehavior::Deferred)
+                    .map_err(db_err)?;
+                let value = f(&tx)?;
+                tx.commit().map_err(db_err)?;
+                Ok(value)
+            })();
+            let mut idle = inner
+                .readers
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            if idle.len() < IDLE_READERS {
+                idle.push(conn);
+            }
+            result
+        })
+        .await
+        .map_err(|e| StorageError::TaskFailed(e.to_string()))?
+    }
+
+    /// Runs `f` in one write transaction; it is committed only if `f` returns `Ok`.
+    async fn write<T, F>(&self, f: F) -> Result<T, StorageError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<T, StorageError> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            // A panic while holding the lock leaves no open transaction behind (it is rolled
+            // back on drop), so the connection is still good to use.
+            let mut conn = inner
+                .writer
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(db_err)?;
+            let value = f(&tx)?;
+            tx.commit().map_err(db_err)?;
+            Ok(value)
+        })
+        .await
+        .map_err(|e| StorageError::TaskFailed(e.to_string()))?
+    }
+
+    /// Like `write`, but `f` decides whether to commit: `(value, true)` commits.
+    async fn write_if<T, F>(&self, f: F) -> Result<T, StorageError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<(T, bool), StorageError> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = inner
+                .writer
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(db_err)?;
+            let (value, keep) = f(&tx)?;
+            if keep {
+                tx.commit().map_err(db_err)?;
+            } else {
+                tx.rollback().map_err(db_err)?;
+            }
+            Ok(value)
+        })
+        .await
+        .map_err(|e| StorageError::TaskFailed(e.to_string()))?
+    }
+}
+
+#[async_trait]
+impl Storage for SqliteStorage {
+    async fn ping(&self) -> Result<(), StorageError> {
+        self.read(|tx| {
+            tx.query_row("SELECT value FROM sequence WHERE id = 1", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map_err(db_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn create_user(&self, user: UserRecord) -> Result<(), StorageError> {
+        self.write(move |tx| users::insert(tx, &user)).await
+    }
+
+    async fn user_by_username(
+        &self,
+        username: &str,
+    ) -> Result<Option<(User, String)>, StorageError> {
+        let username = username.to_owned();
+        self.read(move |tx| users::by_username(tx, &username)).await
+    }
+
+    async fn user(&self, id: UserId) -> Result<Option<User>, StorageError> {
+        self.read(move |tx| users::by_id(tx, id)).await
+    }
+
+    async fn users_with_role(&self, role: Role) -> Result<Vec<User>, StorageError> {
+        self.read(move |tx| users::with_role(tx, role)).await
+    }
+
+    async fn user_count(&self) -> Result<u64, StorageError> {
+        self.read(users::count).await
+    }
+
+    async fn register_device(
+        &self,
+        user: UserId,
+        requested: Option<DeviceId>,
+        name: &str,
+        now: Timestamp,
+    ) -> Result<DeviceId, StorageError> {
+        let name = name.to_owned();
+        self.write(move |tx| users::register_device(tx, user, requested, &name, now))
+            .await
+    }
+
+    async fn create_session(&self, session: NewSession) -> Result<(), StorageError> {
+        self.write(move |tx| users::insert_session(tx, &session))
+            .await
+    }
+
+    async fn session(&self, token: TokenHash) -> Result<Option<Session>, StorageError> {
+        self.read(move |tx| users::session(tx, token)).await
+    }
+
+    async fn touch_device(&self, device: DeviceId, now: Timestamp) -> Result<(), StorageError> {
+        self.write(move |tx| users::touch_device(tx, device, now))
+            .await
+    }
+
+    async fn load_document(&self, id: WorkOrderId) -> Result<Option<StoredDocument>, StorageError> {
+        self.read(move |tx| documents::load(tx, id)).await
+    }
+
+    async fn commit(&self, commit: DocumentCommit) -> Result<CommitOutcome, StorageError> {
+        self.write_if(move |tx| {
+            let outcome = documents::commit(tx, &commit)?;
+            Ok((outcome, matches!(outcome, CommitOutcome::Committed(_))))
+        })
+        .await
+    }
+
+    async fn import(&self, commits: Vec<DocumentCommit>) -> Result<(), StorageError> {
+        self.write(move |tx| {
+            for commit in &commits {
+                if documents::commit(tx, commit)? == CommitOutcome::VersionConflict {
+                    return Err(StorageError::Database(format!(
+                        "work order {} already exists",
+                        commit.summary.number
+                    )));
+                }
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn list_work_orders(&self, query: WorkOrderQuery) -> Result<SummaryPage, StorageError> {
+        self.read(move |tx| documents::list(tx, &query)).await
+    }
+
+    async fn max_seq(&self) -> Result<Seq, StorageError> {
+        self.read(documents::max_seq).await
+    }
+
+    async fn pull_candidates(
+        &self,
+        query: CandidateQuery,
+    ) -> Result<Vec<PullCandidate>, StorageError> {
+        self.read(move |tx| documents::candidates(tx, &query)).await
+    }
+
+    async fn count_candidates(&self, query: CandidateQuery) -> Result<u64, StorageError> {
+        self.read(move |tx| documents::count_candidates(tx, &query))
+            .await
+    }
+
+    async fn changes_after(
+        &self,
+        doc: WorkOrderId,
+        after: Seq,
+        except: DeviceId,
+    ) -> Result<Vec<Vec<u8>>, StorageError> {
+        self.read(move |tx| documents::changes_after(tx, doc, after, except))
+            .await
+    }
+
+    async fn record_deliveries(
+        &self,
+        device: DeviceId,
+        deliveries: Vec<DeliveryRecord>,
+    ) -> Result<(), StorageError> {
+        if deliveries.is_empty() {
+            return Ok(());
+        }
+        self.write(move |tx| documents::record_deliveries(tx, device, &deliveries))
+            .await
+    }
+
+    async fn delivery(
+        &self,
+        device: DeviceId,
+        doc: WorkOrderId,
+    ) -> Result<Option<Delivery>, StorageError> {
+        self.read(move |tx| documents::delivery(tx, device, doc))
+            .await
+    }
+
+    async fn upsert_parts(&self, parts: Vec<Part>) -> Result<(), StorageError> {
+        self.write(move |tx| catalogue::upsert(tx, &parts)).await
+    }
+
+    async fn parts(&self) -> Result<Vec<Part>, StorageError> {
+        self.read(catalogue::all).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn passes_the_conformance_suite() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = SqliteStorage::open(dir.path().join("fieldsync.db"))
+            .await
+            .expect("open");
+        crate::storage::conformance::run_all(Arc::new(store)).await;
+    }
+
+    #[tokio::test]
+    async fn reopening_keeps_data_and_schema() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("fieldsync.db");
+        {
+            let store = SqliteStorage::open(&path).await.expect("open");
+            store
+                .upsert_parts(vec![Part {
+                    part_number: "P-1".into(),
+                    name: "Pump".into(),
+                    category: "hydraulics".into(),
+                    unit_price_cents: 100,
+                    safety_stock: 2,
+                }])
+                .await
+                .expect("parts");
+        }
+        let store = SqliteStorage::open(&path).await.expect("reopen");
+        assert_eq!(store.parts().await.expect("parts").len(), 1);
+    }
+}
