@@ -28,6 +28,9 @@ pub enum DocumentError {
     },
     #[error("the document breaks the work order rules: {0}")]
     Invalid(Violations),
+    /// The action was allowed but left the work order as it was, so there is no change to record.
+    #[error("nothing to change: the work order already looks like that")]
+    Unchanged,
     #[error(transparent)]
     Action(#[from] ActionError),
 }
@@ -183,7 +186,7 @@ impl WorkOrderDocument {
         let hash = self
             .doc
             .commit_with(options)
-            .ok_or_else(|| DocumentError::Schema("the action changed nothing".into()))?;
+            .ok_or(DocumentError::Unchanged)?;
         let bytes = self
             .doc
             .get_change_by_hash(&hash)
@@ -405,6 +408,25 @@ mod tests {
         copy.set_actor(server.clone());
         let (_, edit) = copy.act(&reschedule(3), &office, now).expect("edit");
         assert_eq!(actor_of(edit), server);
+    }
+
+    #[test]
+    fn an_action_that_changes_nothing_says_so() {
+        let office = Actor {
+            user: UserId::new(),
+            role: Role::Dispatcher,
+            device: DeviceId::new(),
+        };
+        let now = Timestamp(1_700_000_000_000);
+        let (mut doc, _, _) =
+            WorkOrderDocument::create(WorkOrderId::new(), intake(UserId::new()), &office, now)
+                .expect("create");
+        let before = doc.change_count();
+        let err = doc
+            .act(&Action::Reschedule { window: None }, &office, now)
+            .expect_err("already unscheduled");
+        assert!(matches!(err, DocumentError::Unchanged), "{err}");
+        assert_eq!(doc.change_count(), before);
     }
 
     #[test]
