@@ -194,6 +194,7 @@ pub fn rank(job: &DispatchJob, technicians: &[TechnicianProfile], top_n: usize) 
     let skill = job.required_skill();
     let w = weights(job.priority);
     let vip = job.tier == CustomerTier::Vip;
+    let region = job.region.trim();
     let site = valid_coordinate(job.latitude, job.longitude)
         .then(|| Origin::new(job.latitude, job.longitude));
 
@@ -210,7 +211,7 @@ pub fn rank(job: &DispatchJob, technicians: &[TechnicianProfile], top_n: usize) 
             if vip && t.senior {
                 score += SENIOR_VIP_BONUS;
             }
-            if same_word(&t.region, &job.region) {
+            if in_region(t, region) {
                 score += SAME_REGION_BONUS;
             }
             Scored {
@@ -239,19 +240,18 @@ pub fn rank(job: &DispatchJob, technicians: &[TechnicianProfile], top_n: usize) 
                 has_skill: s.has_skill,
                 score: (s.score * 10.0).round() / 10.0,
                 distance_km: s.distance_km,
-                reasons: reasons(job, skill, vip, t, s),
+                reasons: reasons(skill, vip, region, t, s),
             })
         })
         .collect()
 }
 
-fn reasons(
-    job: &DispatchJob,
-    skill: &str,
-    vip: bool,
-    t: &TechnicianProfile,
-    s: &Scored,
-) -> Vec<String> {
+/// Whether the technician works in the job's region; a job without a region has no locals.
+fn in_region(t: &TechnicianProfile, region: &str) -> bool {
+    !region.is_empty() && same_word(&t.region, region)
+}
+
+fn reasons(skill: &str, vip: bool, region: &str, t: &TechnicianProfile, s: &Scored) -> Vec<String> {
     let mut out = Vec::with_capacity(5);
     out.push(if s.has_skill {
         format!("has the {skill} skill")
@@ -274,8 +274,8 @@ fn reasons(
             "not senior: VIP work prefers a senior technician".to_owned()
         });
     }
-    if same_word(&t.region, &job.region) && !job.region.trim().is_empty() {
-        out.push(format!("works in the {} region", job.region.trim()));
+    if in_region(t, region) {
+        out.push(format!("works in the {region} region"));
     }
     out
 }
@@ -530,6 +530,22 @@ mod tests {
             got[0].reasons
         );
         assert!((got[0].score - got[1].score - SAME_REGION_BONUS).abs() < 0.11);
+    }
+
+    #[test]
+    fn a_job_without_a_region_has_no_locals() {
+        let mut j = job(
+            ProblemCategory::Hardware,
+            CustomerTier::Standard,
+            Priority::P3,
+        );
+        j.region = " ".into();
+        let mut blank = tech(1, &["hardware"], 10.0, 1, false);
+        blank.region = String::new();
+        let other = tech(2, &["hardware"], 10.0, 1, false);
+        let got = rank(&j, &[blank, other], 2);
+        assert_eq!(got[0].score, got[1].score, "{got:#?}");
+        assert!(got.iter().all(|s| s.reasons.len() == 3), "{got:#?}");
     }
 
     #[test]

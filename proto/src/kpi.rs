@@ -33,12 +33,13 @@ pub enum KpiPeriod {
     Week,
 }
 
+/// How to group the report. Missing fields take their defaults (ISO weeks, UTC).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct KpiOptions {
     pub period: KpiPeriod,
     /// Where days start for the people reading the report, e.g. 60 for UTC+01:00. A fixed offset:
     /// periods that span a daylight-saving change are an hour off at one end.
-    #[serde(default)]
     pub utc_offset_minutes: i32,
 }
 
@@ -65,7 +66,7 @@ pub struct Rate {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Average {
+pub struct SatisfactionAverage {
     pub responses: u32,
     pub mean: Option<f64>,
 }
@@ -91,7 +92,7 @@ pub struct KpiFigures {
     /// serial number.
     pub repeat_repairs: Rate,
     /// Satisfaction (1–5) from the latest follow-up of each job.
-    pub satisfaction: Average,
+    pub satisfaction: SatisfactionAverage,
     pub nps: Nps,
 }
 
@@ -117,8 +118,8 @@ pub struct RepeatRepair {
     pub serial: String,
     pub repaired: WorkOrderId,
     pub repaired_number: String,
-    /// Who completed the repair that did not hold.
-    pub repaired_by: UserId,
+    /// Who completed the repair that did not hold (missing only in a damaged document).
+    pub repaired_by: Option<UserId>,
     pub repeat: WorkOrderId,
     pub repeat_number: String,
     pub days_later: f64,
@@ -308,12 +309,11 @@ fn find_repeats(orders: &[&WorkOrder], facts: &mut [Facts]) -> Vec<RepeatRepair>
             .find(|&&(_, j)| j != i);
         facts[i].came_back = Some(next.is_some());
         if let Some(&(at, j)) = next {
-            let completion_by = wo.completion.as_ref().map(|c| c.by);
             repeats.push(RepeatRepair {
                 serial: wo.asset.serial.trim().to_owned(),
                 repaired: wo.id,
                 repaired_number: wo.number.clone(),
-                repaired_by: completion_by.unwrap_or_default(),
+                repaired_by: wo.completion.as_ref().map(|c| c.by),
                 repeat: orders[j].id,
                 repeat_number: orders[j].number.clone(),
                 days_later: (at.millis() - done.millis()) as f64 / DAY_MS as f64,
@@ -391,7 +391,7 @@ impl Acc {
             resolution_sla: self.resolution_sla.finish(),
             first_time_fix: self.first_time_fix.finish(),
             repeat_repairs: self.came_back.finish(),
-            satisfaction: Average {
+            satisfaction: SatisfactionAverage {
                 responses,
                 mean: (responses > 0).then(|| f64::from(sum) / f64::from(responses)),
             },
@@ -870,9 +870,12 @@ mod tests {
         let a1 = with_serial(done(T0, 1, 10, HOUR, true), "SN-A");
         let a2 = with_serial(done(T0.plus_minutes(20 * day), 2, 10, HOUR, true), " sn-a ");
         let a3 = with_serial(fixtures::job(T0.plus_minutes(55 * day)), "SN-A");
-        // B: repaired, and a job created 31 days later: not a repeat.
+        // B: completed at 01:00, back one minute after the 30 days: not a repeat.
         let b1 = with_serial(done(T0, 1, 10, HOUR, true), "SN-B");
-        let b2 = with_serial(fixtures::job(T0.plus_minutes(HOUR + 31 * day)), "SN-B");
+        let b2 = with_serial(fixtures::job(T0.plus_minutes(HOUR + 30 * day + 1)), "SN-B");
+        // F: back exactly 30 days after completion: still a repeat.
+        let f1 = with_serial(done(T0, 2, 10, HOUR, true), "SN-F");
+        let f2 = with_serial(fixtures::job(T0.plus_minutes(HOUR + 30 * day)), "SN-F");
         // C: a job within 30 days that was cancelled does not count.
         let c1 = with_serial(done(T0, 2, 10, HOUR, true), "SN-C");
         let mut c2 = with_serial(fixtures::job(T0.plus_minutes(5 * day)), "SN-C");
@@ -892,25 +895,41 @@ mod tests {
         let e2 = with_serial(fixtures::job(T0.plus_minutes(30)), "SN-E");
         let e1 = with_serial(done(T0, 2, 10, HOUR, true), "SN-E");
 
-        let all = [a1.clone(), a2.clone(), a3, b1, b2, c1, c2, d1, d2, e2, e1];
+        let all = [
+            a1.clone(),
+            a2.clone(),
+            a3,
+            b1,
+            b2,
+            c1,
+            c2,
+            d1,
+            d2,
+            e2,
+            e1,
+            f1.clone(),
+            f2.clone(),
+        ];
         let r = report(&all, &[], T0.plus_minutes(60 * day));
-        assert_eq!(r.repeats.len(), 1, "{:#?}", r.repeats);
+        assert_eq!(r.repeats.len(), 2, "{:#?}", r.repeats);
+        assert_eq!((r.repeats[1].repaired, r.repeats[1].repeat), (f1.id, f2.id));
+        assert_eq!(r.repeats[1].days_later, 30.0);
         let rep = &r.repeats[0];
         assert_eq!((rep.repaired, rep.repeat), (a1.id, a2.id));
         assert_eq!(rep.serial, "SN-A");
-        assert_eq!(rep.repaired_by, technician(1).user);
+        assert_eq!(rep.repaired_by, Some(technician(1).user));
         assert!(
             (rep.days_later - (20.0 - 1.0 / 24.0)).abs() < 1e-9,
             "{}",
             rep.days_later
         );
-        // Completed with a serial: a1, a2, b1, c1, e1 (d1 has none).
+        // Completed with a serial: a1, a2, b1, c1, e1, f1 (d1 has none).
         assert_eq!(
             (
                 r.overall.repeat_repairs.hits,
                 r.overall.repeat_repairs.total
             ),
-            (1, 5)
+            (2, 6)
         );
         let t1 = &r.by_technician[0];
         assert_eq!(t1.technician, technician(1).user);

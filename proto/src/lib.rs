@@ -41,8 +41,8 @@ pub use followup::{
 };
 pub use ids::{CustomerId, DeviceId, EntryId, IdParseError, PartNumber, UserId, WorkOrderId};
 pub use kpi::{
-    kpi_report, Average, DurationStats, KpiError, KpiFigures, KpiOptions, KpiPeriod, KpiReport,
-    PeriodKpis, Rate, RepeatRepair, TechnicianKpis, REPEAT_REPAIR_DAYS,
+    kpi_report, DurationStats, KpiError, KpiFigures, KpiOptions, KpiPeriod, KpiReport, PeriodKpis,
+    Rate, RepeatRepair, SatisfactionAverage, TechnicianKpis, REPEAT_REPAIR_DAYS,
 };
 pub use priority::{priority, Priority};
 pub use sla::{sla_clock, sla_targets, ClockState, SlaClock, SlaTargets};
