@@ -8,11 +8,15 @@ mod actions;
 pub mod api;
 mod classification;
 mod derived;
+mod dispatch;
 mod document;
+mod followup;
 mod ids;
+mod kpi;
 mod priority;
 mod sla;
 mod status;
+mod stock;
 mod time;
 mod validation;
 mod view;
@@ -28,11 +32,26 @@ pub use classification::{
     CustomerTier, HoldReason, Impact, IntakeChannel, ProblemCategory, Role, Urgency,
 };
 pub use derived::Derived;
+pub use dispatch::{
+    haversine_km, rank, required_skill, DispatchJob, Suggestion, TechnicianProfile,
+};
 pub use document::{actor_for, DocumentError, LocalChange, WorkOrderDocument};
+pub use followup::{
+    due_followups, followup_due_at, nps, record_followup, DueFollowUp, FollowUp, FollowUpError,
+    NewFollowUp, Nps, FOLLOW_UP_DELAY_HOURS,
+};
 pub use ids::{CustomerId, DeviceId, EntryId, IdParseError, PartNumber, UserId, WorkOrderId};
+pub use kpi::{
+    kpi_report, DurationStats, KpiError, KpiFigures, KpiOptions, KpiPeriod, KpiReport, PeriodKpis,
+    Rate, RepeatRepair, SatisfactionAverage, TechnicianKpis, REPEAT_REPAIR_DAYS,
+};
 pub use priority::{priority, Priority};
 pub use sla::{sla_clock, sla_targets, ClockState, SlaClock, SlaTargets};
 pub use status::{fold_status, Conflict, ConflictKind, Status, StatusFold};
+pub use stock::{
+    derive_stock, stock_alerts, stock_levels, usages_from_work_order, MovementError, MovementKind,
+    StockAlert, StockAlertKind, StockKey, StockLevel, StockMovement, MAX_MOVEMENT_QUANTITY,
+};
 pub use time::Timestamp;
 pub use validation::{validate, Violation, MAX_ENTRIES, MAX_PART_QUANTITY, MAX_TEXT_BYTES};
 pub use view::{WorkOrderSummary, WorkOrderView};
