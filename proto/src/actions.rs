@@ -480,14 +480,14 @@ mod tests {
         let (d, t) = actors();
         let now = Timestamp(1_700_000_000_000);
         let mut wo = create_work_order(WorkOrderId::new(), intake(), &d, now).expect("create");
-        let err = apply_action(&mut wo, &Action::Accept, &t, now).unwrap_err();
+        let err = apply_action(&mut wo, &Action::Accept, &t, now).expect_err("must be refused");
         assert!(matches!(err, ActionError::NotAssignee { .. }), "{err}");
         apply_action(&mut wo, &Action::Assign { technician: t.user }, &d, now).expect("assign");
-        let err = apply_action(&mut wo, &Action::Arrive, &t, now).unwrap_err();
+        let err = apply_action(&mut wo, &Action::Arrive, &t, now).expect_err("must be refused");
         assert!(err.to_string().contains("it is assigned"), "{err}");
-        let err = apply_action(&mut wo, &Action::Close, &t, now).unwrap_err();
+        let err = apply_action(&mut wo, &Action::Close, &t, now).expect_err("must be refused");
         assert!(matches!(err, ActionError::OfficeOnly { .. }), "{err}");
-        let err = apply_action(&mut wo, &Action::Accept, &d, now).unwrap_err();
+        let err = apply_action(&mut wo, &Action::Accept, &d, now).expect_err("must be refused");
         assert!(matches!(err, ActionError::FieldWorkOnly { .. }), "{err}");
         apply_action(&mut wo, &Action::Accept, &t, now).expect("accept");
         let bad = Action::RecordPartUsage(NewPartUsage {
@@ -499,7 +499,7 @@ mod tests {
         });
         let before = wo.clone();
         let mut attempt = wo.clone();
-        let err = apply_action(&mut attempt, &bad, &t, now).unwrap_err();
+        let err = apply_action(&mut attempt, &bad, &t, now).expect_err("must be refused");
         assert!(err.to_string().contains("quantity"), "{err}");
         assert_eq!(before, wo);
     }

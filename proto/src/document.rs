@@ -435,7 +435,7 @@ mod tests {
         let mut doc = WorkOrderDocument::load_chunks(std::iter::empty()).expect("empty");
         let err = doc
             .apply_changes(&[b"\x85o\x4a\x83garbage".to_vec()])
-            .unwrap_err();
+            .expect_err("must be refused");
         assert!(matches!(err, DocumentError::BadChange { .. }), "{err}");
     }
 }

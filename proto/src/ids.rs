@@ -141,7 +141,7 @@ mod tests {
 
     #[test]
     fn bad_id_names_the_kind() {
-        let err = "nope".parse::<DeviceId>().unwrap_err();
+        let err = "nope".parse::<DeviceId>().expect_err("must be refused");
         assert!(err.to_string().contains("device id"), "{err}");
     }
 }
