@@ -1,1 +1,38 @@
-//! Fieldsync device library.
+//! Fieldsync's device library: work orders kept in a local SQLite store as Automerge documents,
+//! edited offline with every edit durable before the call returns, and synchronised with the
+//! server through an outbox and a cursor. The `fieldsync` CLI is built on it.
+//!
+//! ```no_run
+//! # async fn demo() -> fieldsync_client::Result<()> {
+//! let client = fieldsync_client::Client::open("/data/fieldsync")?;
+//! client.login("https://fieldsync.example.com", "ana", "secret", "Ana's tablet").await?;
+//! client.sync().await?;
+//! for job in client.my_open_jobs()? {
+//!     println!("{} {:?} {}", job.number, job.priority, job.customer_name);
+//! }
+//! # Ok(()) }
+//! ```
+
+mod client;
+mod edit;
+mod error;
+mod local;
+mod query;
+mod remote;
+mod session;
+mod shortcuts;
+mod store;
+mod sync;
+#[cfg(test)]
+mod testing;
+
+pub mod cli;
+
+pub use client::Client;
+pub use edit::{LocalEdit, RejectedChange};
+pub use error::{Error, Result, StoreError};
+pub use fieldsync_proto::api::TechnicianInfo;
+pub use query::{ListOrder, ListQuery};
+pub use session::Session;
+pub use store::DB_FILE;
+pub use sync::{SyncProgress, SyncReport};

@@ -1,0 +1,1 @@
+//! The `fieldsync` command line: a technician's or dispatcher's terminal client.

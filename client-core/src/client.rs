@@ -1,0 +1,471 @@
+//! `Client`: the device library's front door. Local reads and edits work offline against the
+//! store; `login`, `sync` and `technicians` talk to the server.
+
+use std::path::Path;
+
+use fieldsync_proto::api::{LoginRequest, TechnicianInfo};
+use fieldsync_proto::{
+    Action, NewWorkOrder, Timestamp, WorkOrderId, WorkOrderSummary, WorkOrderView,
+};
+
+use crate::edit::RejectedChange;
+use crate::error::{Error, Result};
+use crate::local;
+use crate::query::ListQuery;
+use crate::remote::{self, Remote};
+use crate::session::{Owner, Session, StoredSession};
+use crate::store::{docs, index, meta, outbox, resync, Store};
+use crate::sync::{self, SyncProgress, SyncReport};
+
+/// A device's Fieldsync library: its store, its session, and the way to its server.
+/// `Send + Sync`; share one per store in an `Arc`.
+#[derive(Debug)]
+pub struct Client {
+    store: Store,
+    remote: Remote,
+}
+
+impl Client {
+    /// Opens (creating if needed) the store `dir/fieldsync.db`. Does not touch the network.
+    pub fn open(dir: impl AsRef<Path>) -> Result<Client> {
+        Ok(Client {
+            store: Store::open(dir.as_ref())?,
+            remote: Remote::default(),
+        })
+    }
+
+    /// Where the store lives.
+    pub fn store_path(&self) -> &Path {
+        self.store.path()
+    }
+
+    /// Signs in at `server_url`. Keeps the device's earlier data if it belongs to the same
+    /// user; for another user, starts afresh, unless unsynced changes would be lost.
+    pub async fn login(
+        &self,
+        server_url: &str,
+        username: &str,
+        password: &str,
+        device_name: &str,
+    ) -> Result<Session> {
+        let server_url = remote::normalize_server_url(server_url)?;
+        let username = username.trim();
+        if username.is_empty() {
+            return Err(Error::InvalidInput("give a username to log in".into()));
+        }
+        let (device_id, owner, pending) = self.store.read(|c| {
+            Ok((
+                meta::get_device_id(c)?,
+                meta::get_owner(c)?,
+                outbox::outbox_count(c)?,
+            ))
+        })?;
+        // Refuse before asking the server when the name alone shows the data is someone else's.
+        if let Some(owner) = &owner {
+            if pending > 0 && !owner.username.eq_ignore_ascii_case(username) {
+                return Err(Error::OtherUsersChanges {
+                    owner: owner.username.clone(),
+                    pending,
+                });
+            }
+        }
+        let answer = self
+            .remote
+            .login(
+                &server_url,
+                &LoginRequest {
+                    username: username.to_owned(),
+                    password: password.to_owned(),
+                    device_name: device_name.to_owned(),
+                    device_id,
+                },
+            )
+            .await?;
+        let session = Session {
+            server_url,
+            user_id: answer.user.id,
+            username: answer.user.username.clone(),
+            display_name: answer.user.display_name.clone(),
+            role: answer.user.role,
+            device_id: answer.device_id,
+            expires_at: Some(answer.expires_at),
+        };
+        let stored = StoredSession {
+            session: session.clone(),
+            token: answer.token,
+        };
+        self.store.write(|tx| {
+            if let Some(owner) = meta::get_owner(tx)? {
+                if owner.user_id != session.user_id {
+                    let pending = outbox::outbox_count(tx)?;
+                    if pending > 0 {
+                        return Err(Error::OtherUsersChanges {
+                            owner: owner.username,
+                            pending,
+                        });
+                    }
+                    forget_everything(tx)?;
+                }
+            }
+            meta::set_owner(
+                tx,
+                &Owner {
+                    user_id: session.user_id,
+                    username: session.username.clone(),
+                },
+            )?;
+            meta::set_device_id(tx, session.device_id)?;
+            meta::set_session(tx, &stored)
+        })?;
+        tracing::info!(user = %session.username, device = %session.device_id, "logged in");
+        Ok(session)
+    }
+
+    /// The signed-in session, if any.
+    pub fn session(&self) -> Result<Option<Session>> {
+        Ok(self.store.read(meta::get_session)?.map(|s| s.session))
+    }
+
+    /// Forgets the session and its token. Work orders and unsynced changes stay, so that
+    /// logging in again as the same user loses nothing.
+    pub fn logout(&self) -> Result<()> {
+        self.store.write(|tx| meta::clear_session(tx))
+    }
+
+    /// Points the session at another address of the same server (a new host name, a proxy).
+    pub fn set_server_url(&self, server_url: &str) -> Result<()> {
+        let server_url = remote::normalize_server_url(server_url)?;
+        self.store.write(|tx| {
+            let mut stored = meta::get_session(tx)?.ok_or(Error::NotLoggedIn)?;
+            stored.session.server_url = server_url;
+            meta::set_session(tx, &stored)
+        })
+    }
+
+    /// Work orders matching `q`, from the index (documents are not loaded).
+    pub fn list(&self, q: &ListQuery) -> Result<Vec<WorkOrderSummary>> {
+        self.store.read(|c| index::list(c, q))
+    }
+
+    /// Open work assigned to the signed-in user, most urgent first, then by resolution due time.
+    pub fn my_open_jobs(&self) -> Result<Vec<WorkOrderSummary>> {
+        self.store.read(|c| {
+            let session = local::require_session(c)?;
+            index::list(
+                c,
+                &ListQuery {
+                    open_only: true,
+                    assignee: Some(session.user_id),
+                    ..ListQuery::default()
+                },
+            )
+        })
+    }
+
+    /// Everything about one work order, with SLA clocks as of now.
+    pub fn get(&self, id: WorkOrderId) -> Result<WorkOrderView> {
+        self.store.read(|c| local::view(c, id, Timestamp::now()))
+    }
+
+    /// Resolves a number (`WO-7KQ2-M9XD`), a full id, or a unique prefix of either.
+    pub fn find(&self, number_or_id: &str) -> Result<WorkOrderId> {
+        self.store.read(|c| index::find_by_text(c, number_or_id))
+    }
+
+    /// Does `action` as the signed-in user; durable when this returns.
+    pub fn act(&self, id: WorkOrderId, action: Action) -> Result<WorkOrderView> {
+        let now = Timestamp::now();
+        let view = self.store.write(|tx| local::act(tx, id, &action, now))?;
+        tracing::debug!(work_order = %view.number, action = action.name(), "action recorded");
+        Ok(view)
+    }
+
+    /// Creates a work order (office roles only); it reaches the server on the next sync.
+    pub fn create_work_order(&self, new: NewWorkOrder) -> Result<WorkOrderView> {
+        let now = Timestamp::now();
+        self.store.write(|tx| local::create(tx, new, now))
+    }
+
+    /// Pushes the outbox and pulls until caught up.
+    pub async fn sync(&self) -> Result<SyncReport> {
+        self.sync_with_progress(&|_| {}).await
+    }
+
+    /// `sync`, reporting progress after every round.
+    pub async fn sync_with_progress(
+        &self,
+        progress: &(dyn Fn(SyncProgress) + Send + Sync),
+    ) -> Result<SyncReport> {
+        sync::run(&self.store, &self.remote, progress).await
+    }
+
+    /// Local changes not yet acknowledged by the server.
+    pub fn pending_changes(&self) -> Result<usize> {
+        self.store.read(outbox::outbox_count)
+    }
+
+    /// Local changes the server refused, oldest first, with its reasons.
+    pub fn rejected_changes(&self) -> Result<Vec<RejectedChange>> {
+        self.store.read(outbox::rejected_list)
+    }
+
+    /// Forgets the list of refused changes once the person has seen it.
+    pub fn clear_rejected_changes(&self) -> Result<usize> {
+        self.store.write(|tx| outbox::clear_rejected(tx))
+    }
+
+    /// Where the next sync resumes, for status displays.
+    pub fn cursor(&self) -> Result<fieldsync_proto::wire::Cursor> {
+        self.store.read(meta::get_cursor)
+    }
+
+    /// The server's technician directory (needs the network).
+    pub async fn technicians(&self) -> Result<Vec<TechnicianInfo>> {
+        let stored = self
+            .store
+            .read(meta::get_session)?
+            .ok_or(Error::NotLoggedIn)?;
+        self.remote
+            .technicians(&stored.session.server_url, &stored.token)
+            .await
+    }
+}
+
+/// Clears the data of the previous user before another signs in on this device.
+fn forget_everything(tx: &rusqlite::Connection) -> Result<()> {
+    docs::drop_all_docs(tx)?;
+    resync::clear_all_resync(tx)?;
+    outbox::clear_rejected(tx)?;
+    meta::set_cursor(tx, Default::default())?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use fieldsync_proto::wire::{Cursor, UpdatePayload};
+    use fieldsync_proto::{Role, Status};
+
+    use super::*;
+    use crate::testing::fake_server::FakeServer;
+    use crate::testing::{response, server_doc};
+
+    const PASSWORD: &str = "correct horse";
+
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn the_client_can_be_shared_between_threads() {
+        assert_send_sync::<Client>();
+        fn sync_future_is_send(c: &Client) -> impl Send + '_ {
+            c.sync()
+        }
+        let _ = sync_future_is_send;
+    }
+
+    #[test]
+    fn open_creates_the_store_without_a_session() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let client = Client::open(dir.path().join("device")).expect("open");
+        assert!(dir.path().join("device").join(crate::DB_FILE).exists());
+        assert_eq!(client.session().expect("session"), None);
+        assert!(matches!(client.my_open_jobs(), Err(Error::NotLoggedIn)));
+        assert_eq!(client.pending_changes().expect("pending"), 0);
+    }
+
+    async fn logged_in(server: &FakeServer, username: &str) -> (tempfile::TempDir, Client) {
+        let dir = tempfile::tempdir().expect("tmp");
+        let client = Client::open(dir.path()).expect("open");
+        client
+            .login(&server.url, username, PASSWORD, "test tablet")
+            .await
+            .expect("login");
+        (dir, client)
+    }
+
+    #[tokio::test]
+    async fn login_stores_the_session_and_keeps_the_device_id() {
+        let server = FakeServer::start().await;
+        let tech = server.user("ana", Role::Technician, PASSWORD);
+        let (_dir, client) = logged_in(&server, "ana").await;
+        let session = client.session().expect("read").expect("session");
+        assert_eq!(session.user_id, tech);
+        assert_eq!(session.role, Role::Technician);
+        assert_eq!(session.display_name, "ANA");
+        assert!(session.expires_at.is_some());
+
+        client.logout().expect("logout");
+        assert_eq!(client.session().expect("read"), None);
+        client
+            .login(&format!("{}/", server.url), "ana", PASSWORD, "test tablet")
+            .await
+            .expect("login again");
+        let again = client.session().expect("read").expect("session");
+        assert_eq!(again.device_id, session.device_id);
+        assert_eq!(again.server_url, server.url, "trailing slash trimmed");
+        let logins = server.lock().logins.clone();
+        assert_eq!(logins[0].device_id, None);
+        assert_eq!(logins[1].device_id, Some(session.device_id));
+    }
+
+    #[tokio::test]
+    async fn a_wrong_password_is_unauthorized_and_stores_nothing() {
+        let server = FakeServer::start().await;
+        server.user("ana", Role::Technician, PASSWORD);
+        let dir = tempfile::tempdir().expect("tmp");
+        let client = Client::open(dir.path()).expect("open");
+        let err = client
+            .login(&server.url, "ana", "guess", "tablet")
+            .await
+            .expect_err("wrong password");
+        assert!(matches!(err, Error::Unauthorized { .. }), "{err:?}");
+        assert!(
+            err.to_string().contains("wrong username or password"),
+            "{err}"
+        );
+        assert_eq!(client.session().expect("read"), None);
+    }
+
+    #[tokio::test]
+    async fn sync_pushes_the_outbox_and_pulls_every_page() {
+        let server = FakeServer::start().await;
+        let tech = server.user("ana", Role::Technician, PASSWORD);
+        let (_dir, client) = logged_in(&server, "ana").await;
+        let (a, mut doc_a) = server_doc(tech);
+        let (b, mut doc_b) = server_doc(tech);
+        {
+            let mut state = server.lock();
+            let mut first = response(1, vec![(a, UpdatePayload::Snapshot(doc_a.save()))]);
+            first.more = true;
+            first.remaining_docs = 1;
+            state.pages.push_back(first);
+            state.pages.push_back(response(
+                2,
+                vec![(b, UpdatePayload::Snapshot(doc_b.save()))],
+            ));
+        }
+        let seen = Mutex::new(Vec::new());
+        let report = client
+            .sync_with_progress(&|p| seen.lock().expect("lock").push(p))
+            .await
+            .expect("sync");
+        assert_eq!(report.rounds, 2);
+        assert_eq!(report.pulled_docs, 2);
+        assert_eq!(report.cursor, Cursor(2));
+        let seen = seen.into_inner().expect("progress");
+        assert_eq!(seen.len(), 2);
+        assert_eq!((seen[0].docs_done, seen[0].docs_total), (1, 2));
+        assert_eq!((seen[1].docs_done, seen[1].docs_total), (2, 2));
+        assert!(seen[1].bytes_done > seen[0].bytes_done);
+
+        let jobs = client.my_open_jobs().expect("jobs");
+        assert_eq!(jobs.len(), 2);
+        client.accept(a).expect("accept");
+        client.start_travel(a).expect("travel");
+        assert_eq!(client.pending_changes().expect("pending"), 2);
+
+        let report = client.sync().await.expect("sync");
+        assert_eq!(report.pushed_docs, 1);
+        assert_eq!(report.accepted_docs, 1);
+        assert_eq!(client.pending_changes().expect("pending"), 0);
+        let requests = server.lock().requests.clone();
+        let last = requests.last().expect("request");
+        assert_eq!(last.cursor, Cursor(2), "resumes from the stored cursor");
+        assert_eq!(last.push[0].doc, a);
+        assert_eq!(last.push[0].changes.len(), 2);
+        assert_eq!(client.get(a).expect("view").status, Status::Traveling);
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_server_leaves_everything_in_place() {
+        let server = FakeServer::start().await;
+        let tech = server.user("ana", Role::Technician, PASSWORD);
+        let (_dir, client) = logged_in(&server, "ana").await;
+        let (a, mut doc_a) = server_doc(tech);
+        server.lock().pages.push_back(response(
+            1,
+            vec![(a, UpdatePayload::Snapshot(doc_a.save()))],
+        ));
+        client.sync().await.expect("sync");
+        client.accept(a).expect("accept");
+
+        let closed = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("port");
+        client
+            .set_server_url(&format!("http://{closed}"))
+            .expect("point elsewhere");
+        let err = client.sync().await.expect_err("offline");
+        assert!(matches!(err, Error::Offline { .. }), "{err:?}");
+        assert!(err.to_string().contains("saved on this device"), "{err}");
+        assert_eq!(client.pending_changes().expect("pending"), 1);
+        assert_eq!(client.cursor().expect("cursor"), Cursor(1));
+    }
+
+    #[tokio::test]
+    async fn another_user_cannot_take_over_unsynced_work() {
+        let server = FakeServer::start().await;
+        let ana = server.user("ana", Role::Technician, PASSWORD);
+        server.user("ben", Role::Technician, PASSWORD);
+        let (_dir, client) = logged_in(&server, "ana").await;
+        let (a, mut doc_a) = server_doc(ana);
+        server.lock().pages.push_back(response(
+            1,
+            vec![(a, UpdatePayload::Snapshot(doc_a.save()))],
+        ));
+        client.sync().await.expect("sync");
+        client.accept(a).expect("accept");
+        client.logout().expect("logout");
+
+        let err = client
+            .login(&server.url, "ben", PASSWORD, "tablet")
+            .await
+            .expect_err("ana's change is unsynced");
+        assert!(
+            matches!(err, Error::OtherUsersChanges { pending: 1, .. }),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("ana"), "{err}");
+
+        client
+            .login(&server.url, "ana", PASSWORD, "tablet")
+            .await
+            .expect("ana again");
+        client.sync().await.expect("upload");
+        client.logout().expect("logout");
+        client
+            .login(&server.url, "ben", PASSWORD, "tablet")
+            .await
+            .expect("ben now");
+        assert!(
+            matches!(client.get(a), Err(Error::NotFound { .. })),
+            "ana's job is gone"
+        );
+        assert_eq!(
+            client.cursor().expect("cursor"),
+            Cursor(0),
+            "ben starts afresh"
+        );
+    }
+
+    #[tokio::test]
+    async fn technicians_come_from_the_server() {
+        let server = FakeServer::start().await;
+        server.user("disp", Role::Dispatcher, PASSWORD);
+        server.lock().technicians.push(TechnicianInfo {
+            id: fieldsync_proto::UserId::new(),
+            username: "ana".into(),
+            display_name: "Ana".into(),
+            skills: vec!["hardware".into()],
+            region: "north".into(),
+            latitude: 53.5,
+            longitude: 10.0,
+            senior: true,
+        });
+        let (_dir, client) = logged_in(&server, "disp").await;
+        let list = client.technicians().await.expect("list");
+        assert_eq!(list.len(), 1);
+        assert_eq!(list[0].username, "ana");
+    }
+}

@@ -1,0 +1,632 @@
+//! Applies one sync response to the store, all in the caller's single write transaction: push
+//! outcomes settle the outbox, updates merge into documents and refresh the index, and only then
+//! does the cursor move. If anything fails on the way, the transaction rolls back whole and the
+//! same page is fetched again next time.
+
+use std::collections::HashSet;
+
+use rusqlite::Connection;
+
+use fieldsync_proto::wire::{ChangeBytes, DocUpdate, PushOutcome, SyncResponse, UpdatePayload};
+use fieldsync_proto::{Timestamp, WorkOrderDocument, WorkOrderId, WorkOrderSummary};
+
+use crate::error::Result;
+use crate::local::name_of;
+use crate::store::{docs, index, meta, outbox, resync};
+use crate::sync::request::Outgoing;
+
+/// What applying one response did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Applied {
+    pub accepted_docs: usize,
+    pub rejected_docs: usize,
+    /// Outbox rows settled: acknowledged, or moved to the rejected list.
+    pub settled_rows: usize,
+    /// Updates taken in (stored, removed, or knowingly kept).
+    pub pulled_docs: usize,
+    /// Documents newly waiting for a full copy.
+    pub needs_resync: Vec<WorkOrderId>,
+}
+
+enum UpdateOutcome {
+    Stored,
+    Removed,
+    /// Removed from scope, but kept until its local changes are acknowledged.
+    Kept,
+    NeedsResync(String),
+}
+
+pub(crate) fn apply_response(
+    tx: &Connection,
+    out: &Outgoing,
+    resp: &SyncResponse,
+    now: Timestamp,
+) -> Result<Applied> {
+    let mut applied = Applied::default();
+    for result in &resp.results {
+        let doc = result.doc;
+        let sent = out.sent_ids(doc);
+        if sent.is_empty() {
+            tracing::warn!(%doc, "the server answered for a document this device did not push");
+            continue;
+        }
+        match &result.outcome {
+            PushOutcome::Accepted { .. } => {
+                applied.settled_rows += outbox::delete_outbox_ids(tx, sent)?;
+                applied.accepted_docs += 1;
+            }
+            PushOutcome::Rejected(rejection) => {
+                // Changes before the refused one may have been stored: those are acknowledged.
+                let stored = usize::try_from(rejection.accepted)
+                    .unwrap_or(usize::MAX)
+                    .min(sent.len());
+                applied.settled_rows += outbox::delete_outbox_ids(tx, &sent[..stored])?;
+                // Later local changes build on the refused one, so they go too: all of the
+                // document's remaining rows, sent or newer.
+                let number = name_of(tx, doc)?;
+                applied.settled_rows += outbox::move_to_rejected(
+                    tx,
+                    doc,
+                    &number,
+                    rejection.code,
+                    &rejection.message,
+                    now,
+                )?;
+                docs::drop_doc(tx, doc)?;
+                let reason = format!("the server refused a change ({})", rejection.code);
+                resync::mark_resync(tx, doc, &reason, now)?;
+                tracing::warn!(%doc, %number, code = %rejection.code, "change refused by the server");
+                applied.needs_resync.push(doc);
+                applied.rejected_docs += 1;
+            }
+        }
+    }
+
+    let mut answered = HashSet::new();
+    for update in &resp.updates {
+        answered.insert(update.doc);
+        match apply_update(tx, update, now)? {
+            UpdateOutcome::Stored | UpdateOutcome::Removed | UpdateOutcome::Kept => {
+                applied.pulled_docs += 1;
+                if matches!(update.payload, UpdatePayload::Snapshot(_)) {
+                    applied.needs_resync.retain(|d| *d != update.doc);
+                }
+            }
+            UpdateOutcome::NeedsResync(reason) => {
+                tracing::warn!(doc = %update.doc, %reason, "update not applied; asking for a full copy");
+                resync::mark_resync(tx, update.doc, &reason, now)?;
+                if !applied.needs_resync.contains(&update.doc) {
+                    applied.needs_resync.push(update.doc);
+                }
+            }
+        }
+    }
+
+    if !resp.more {
+        // The pull is complete: a full copy asked for and not sent is out of this device's
+        // scope (or gone), so stop asking.
+        for doc in &out.request.resync {
+            if !answered.contains(doc) && !applied.needs_resync.contains(doc) {
+                tracing::info!(%doc, "full copy not sent by the server; no longer asking");
+                resync::clear_resync(tx, *doc)?;
+            }
+        }
+    }
+
+    meta::set_cursor(tx, resp.cursor)?;
+    Ok(applied)
+}
+
+fn apply_update(tx: &Connection, update: &DocUpdate, now: Timestamp) -> Result<UpdateOutcome> {
+    let id = update.doc;
+    match &update.payload {
+        UpdatePayload::Snapshot(bytes) => apply_snapshot(tx, id, bytes, now),
+        UpdatePayload::Changes(changes) => apply_changes(tx, id, changes, now),
+        UpdatePayload::Removed => {
+            if outbox::doc_has_outbox(tx, id)? {
+                return Ok(UpdateOutcome::Kept);
+            }
+            docs::drop_doc(tx, id)?;
+            resync::clear_resync(tx, id)?;
+            Ok(UpdateOutcome::Removed)
+        }
+    }
+}
+
+fn apply_snapshot(
+    tx: &Connection,
+    id: WorkOrderId,
+    bytes: &[u8],
+    now: Timestamp,
+) -> Result<UpdateOutcome> {
+    let existing = docs::load_chunks(tx, id)?;
+    let merged = if existing.is_empty() {
+        WorkOrderDocument::load(bytes)
+    } else {
+        match WorkOrderDocument::load_chunks(existing.iter().map(Vec::as_slice)) {
+            Ok(mut doc) => doc.merge_bytes(bytes).map(|()| doc),
+            Err(e) => {
+                tracing::warn!(doc = %id, error = %e, "local copy unreadable; rebuilding from the server's copy");
+                rebuild(tx, id, bytes)
+            }
+        }
+    };
+    let mut doc = match merged {
+        Ok(doc) => doc,
+        Err(e) => {
+            return Ok(UpdateOutcome::NeedsResync(format!(
+                "the full copy could not be loaded: {e}"
+            )))
+        }
+    };
+    let wo = match doc.read_valid(id) {
+        Ok(wo) => wo,
+        Err(e) => {
+            return Ok(UpdateOutcome::NeedsResync(format!(
+                "the full copy is not a valid work order: {e}"
+            )))
+        }
+    };
+    if existing.is_empty() {
+        docs::replace_chunks(tx, id, bytes)?;
+    } else {
+        docs::replace_chunks(tx, id, &doc.save())?;
+    }
+    index::upsert_summary(tx, &WorkOrderSummary::new(&wo, now))?;
+    resync::clear_resync(tx, id)?;
+    Ok(UpdateOutcome::Stored)
+}
+
+/// The server's copy plus this device's unacknowledged changes, when the local copy is lost.
+fn rebuild(
+    tx: &Connection,
+    id: WorkOrderId,
+    snapshot: &[u8],
+) -> std::result::Result<WorkOrderDocument, fieldsync_proto::DocumentError> {
+    let mut doc = WorkOrderDocument::load(snapshot)?;
+    if let Ok(pending) = outbox::outbox_changes_for(tx, id) {
+        if let Err(e) = doc.apply_changes(&pending) {
+            tracing::warn!(doc = %id, error = %e, "unsent local changes could not be re-applied");
+            doc = WorkOrderDocument::load(snapshot)?;
+        }
+    }
+    Ok(doc)
+}
+
+fn apply_changes(
+    tx: &Connection,
+    id: WorkOrderId,
+    changes: &[ChangeBytes],
+    now: Timestamp,
+) -> Result<UpdateOutcome> {
+    let existing = docs::load_chunks(tx, id)?;
+    let mut doc = match WorkOrderDocument::load_chunks(existing.iter().map(Vec::as_slice)) {
+        Ok(doc) => doc,
+        Err(e) => {
+            return Ok(UpdateOutcome::NeedsResync(format!(
+                "the local copy could not be loaded: {e}"
+            )))
+        }
+    };
+    let new: HashSet<_> = match doc.apply_changes(changes) {
+        Ok(new) => new.into_iter().collect(),
+        Err(e) => {
+            return Ok(UpdateOutcome::NeedsResync(format!(
+                "received changes could not be applied: {e}"
+            )))
+        }
+    };
+    if new.is_empty() {
+        return Ok(UpdateOutcome::Stored);
+    }
+    let wo = match doc.read_valid(id) {
+        Ok(wo) => wo,
+        Err(e) => {
+            return Ok(UpdateOutcome::NeedsResync(format!(
+                "received changes leave an invalid work order: {e}"
+            )))
+        }
+    };
+    // One chunk for the page's new changes: concatenated change chunks load incrementally.
+    let mut chunk = Vec::new();
+    for change in changes {
+        let hash = automerge::Change::from_bytes(change.0.clone())
+            .ok()
+            .map(|c| c.hash());
+        if hash.is_none_or(|h| new.contains(&h)) {
+            chunk.extend_from_slice(&change.0);
+        }
+    }
+    let chunks = docs::append_chunk(tx, id, &chunk)?;
+    index::upsert_summary(tx, &WorkOrderSummary::new(&wo, now))?;
+    docs::compact_if_needed(tx, id, chunks, &mut doc)?;
+    Ok(UpdateOutcome::Stored)
+}
+
+#[cfg(test)]
+mod tests {
+    use fieldsync_proto::wire::{Cursor, ErrorCode, PushResult, Rejection};
+    use fieldsync_proto::{Action, NewPartUsage, Role, ScheduleWindow, Status, UserId};
+
+    use super::*;
+    use crate::error::Error;
+    use crate::local;
+    use crate::store::Store;
+    use crate::sync::request::{self, Outgoing};
+    use crate::testing::{now, office_actor, response, server_doc, store_as};
+
+    fn build(store: &Store) -> Outgoing {
+        store
+            .read(|c| request::build(c, request::PUSH_BUDGET_BYTES))
+            .expect("build")
+    }
+
+    fn apply(store: &Store, out: &Outgoing, resp: &SyncResponse) -> Applied {
+        store
+            .write(|tx| apply_response(tx, out, resp, now()))
+            .expect("apply")
+    }
+
+    fn act(store: &Store, id: WorkOrderId, action: Action) {
+        store
+            .write(|tx| local::act(tx, id, &action, now()))
+            .expect("act");
+    }
+
+    fn part(number: &str) -> Action {
+        Action::RecordPartUsage(NewPartUsage {
+            part_number: number.into(),
+            quantity: 1,
+            source_location: "VAN-07".into(),
+            serial: None,
+            refurbished: false,
+        })
+    }
+
+    fn pending(store: &Store) -> usize {
+        store.read(outbox::outbox_count).expect("count")
+    }
+
+    fn cursor(store: &Store) -> Cursor {
+        store.read(meta::get_cursor).expect("cursor")
+    }
+
+    fn has_doc(store: &Store, id: WorkOrderId) -> bool {
+        store
+            .read(|c| Ok(docs::chunk_count(c, id)? > 0))
+            .expect("count")
+    }
+
+    fn resync_list(store: &Store) -> Vec<WorkOrderId> {
+        store.read(|c| resync::resync_docs(c, 100)).expect("resync")
+    }
+
+    fn accepted(out: &Outgoing, doc: WorkOrderId) -> SyncResponse {
+        let mut resp = response(out.request.cursor.0, Vec::new());
+        resp.results.push(PushResult {
+            doc,
+            outcome: PushOutcome::Accepted { new_changes: 1 },
+        });
+        resp
+    }
+
+    /// A technician's store that received one job from the server, and that job's server copy.
+    fn tech_with_job() -> (Store, WorkOrderId, WorkOrderDocument) {
+        let (store, session) = store_as(Role::Technician);
+        let (id, mut doc) = server_doc(session.user_id);
+        let out = build(&store);
+        let applied = apply(
+            &store,
+            &out,
+            &response(5, vec![(id, UpdatePayload::Snapshot(doc.save()))]),
+        );
+        assert_eq!(applied.pulled_docs, 1);
+        (store, id, doc)
+    }
+
+    #[test]
+    fn a_snapshot_is_stored_indexed_and_moves_the_cursor() {
+        let (store, id, _) = tech_with_job();
+        assert_eq!(cursor(&store), Cursor(5));
+        let view = store.read(|c| local::view(c, id, now())).expect("view");
+        assert_eq!(view.status, Status::Assigned);
+        let listed = store
+            .read(|c| index::list(c, &Default::default()))
+            .expect("list");
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].customer_name, "Harbor Bakery");
+    }
+
+    #[test]
+    fn an_acknowledgement_removes_exactly_the_rows_sent() {
+        let (store, id, _) = tech_with_job();
+        act(&store, id, Action::Accept);
+        act(&store, id, Action::StartTravel);
+        let out = build(&store);
+        assert_eq!(out.request.push.len(), 1);
+        assert_eq!(out.request.push[0].changes.len(), 2);
+        // Work goes on while the request is in flight.
+        act(&store, id, Action::Arrive);
+        let applied = apply(&store, &out, &accepted(&out, id));
+        assert_eq!(applied.accepted_docs, 1);
+        assert_eq!(applied.settled_rows, 2);
+        assert_eq!(
+            pending(&store),
+            1,
+            "the newer change waits for the next round"
+        );
+    }
+
+    #[test]
+    fn a_retried_push_after_a_lost_answer_leaves_no_duplicates() {
+        let (store, id, _) = tech_with_job();
+        act(&store, id, Action::Accept);
+        act(&store, id, part("PUMP-200"));
+        let first = build(&store);
+        // The answer to `first` never arrives: nothing is applied, so the retry sends the same.
+        let retry = build(&store);
+        assert_eq!(first.request.push, retry.request.push);
+        let chunks_before = store.read(|c| docs::chunk_count(c, id)).expect("chunks");
+
+        // The server stored the first attempt; the retry is acknowledged, and it sends back the
+        // device's own changes too (harmless duplicates must not double anything).
+        let mut resp = accepted(&retry, id);
+        resp.updates.push(DocUpdate {
+            doc: id,
+            payload: UpdatePayload::Changes(retry.request.push[0].changes.clone()),
+        });
+        apply(&store, &retry, &resp);
+        // A late duplicate of the first answer changes nothing either.
+        apply(&store, &first, &accepted(&first, id));
+
+        assert_eq!(pending(&store), 0);
+        assert_eq!(
+            store.read(|c| docs::chunk_count(c, id)).expect("chunks"),
+            chunks_before,
+            "known changes are not stored again"
+        );
+        let view = store.read(|c| local::view(c, id, now())).expect("view");
+        assert_eq!(view.part_usages.len(), 1);
+        assert_eq!(view.parts_used, 1);
+    }
+
+    #[test]
+    fn a_rejection_moves_the_changes_to_the_rejected_list_and_refetches_the_doc() {
+        let (store, id, mut server) = tech_with_job();
+        act(&store, id, Action::Accept);
+        act(&store, id, part("PUMP-200"));
+        let out = build(&store);
+        // Made after the request went out; it builds on the refused changes, so it goes too.
+        act(&store, id, part("FUSE-10A"));
+        let mut resp = response(6, Vec::new());
+        resp.results.push(PushResult {
+            doc: id,
+            outcome: PushOutcome::Rejected(Rejection {
+                code: ErrorCode::FieldNotWritable,
+                message: "technicians cannot change the schedule".into(),
+                accepted: 0,
+            }),
+        });
+        let applied = apply(&store, &out, &resp);
+        assert_eq!(applied.rejected_docs, 1);
+        assert_eq!(applied.settled_rows, 3);
+        assert_eq!(applied.needs_resync, vec![id]);
+        assert_eq!(pending(&store), 0);
+        assert!(!has_doc(&store, id), "the local copy is dropped");
+
+        let rejected = store.read(outbox::rejected_list).expect("rejected");
+        assert_eq!(rejected.len(), 3);
+        assert!(rejected
+            .iter()
+            .all(|r| r.code == ErrorCode::FieldNotWritable));
+        assert!(rejected[0].message.contains("schedule"));
+        assert_eq!(rejected[0].action(), Some(&Action::Accept));
+        assert_eq!(rejected[2].action(), Some(&part("FUSE-10A")));
+        assert!(rejected[0].number.starts_with("WO-"));
+
+        // The next request asks for the document whole, and the server's copy comes back.
+        let next = build(&store);
+        assert_eq!(next.request.resync, vec![id]);
+        assert!(next.request.push.is_empty());
+        apply(
+            &store,
+            &next,
+            &response(7, vec![(id, UpdatePayload::Snapshot(server.save()))]),
+        );
+        assert!(resync_list(&store).is_empty());
+        let view = store.read(|c| local::view(c, id, now())).expect("view");
+        assert_eq!(view.status, Status::Assigned, "the server's version");
+    }
+
+    #[test]
+    fn changes_before_the_refused_one_count_as_acknowledged() {
+        let (store, id, _) = tech_with_job();
+        act(&store, id, Action::Accept);
+        act(&store, id, part("PUMP-200"));
+        let out = build(&store);
+        let mut resp = response(6, Vec::new());
+        resp.results.push(PushResult {
+            doc: id,
+            outcome: PushOutcome::Rejected(Rejection {
+                code: ErrorCode::InvalidDocument,
+                message: "part_usages[0].quantity: too large".into(),
+                accepted: 1,
+            }),
+        });
+        apply(&store, &out, &resp);
+        let rejected = store.read(outbox::rejected_list).expect("rejected");
+        assert_eq!(rejected.len(), 1);
+        assert_eq!(rejected[0].action(), Some(&part("PUMP-200")));
+    }
+
+    #[test]
+    fn an_interrupted_apply_leaves_the_cursor_and_outbox_unmoved() {
+        let (store, id, mut server) = tech_with_job();
+        act(&store, id, Action::Accept);
+        let (other, mut other_doc) = server_doc(UserId::new());
+        let out = build(&store);
+        let mut resp = response(
+            9,
+            vec![
+                (id, UpdatePayload::Snapshot(server.save())),
+                (other, UpdatePayload::Snapshot(other_doc.save())),
+            ],
+        );
+        resp.results.push(PushResult {
+            doc: id,
+            outcome: PushOutcome::Accepted { new_changes: 1 },
+        });
+        // The disk fills up while the second document is written.
+        store
+            .write(|tx| {
+                tx.execute_batch(&format!(
+                    "CREATE TEMP TRIGGER disk_full BEFORE INSERT ON doc_chunks
+                     WHEN NEW.doc = '{other}' BEGIN SELECT RAISE(ABORT, 'disk full'); END;"
+                ))?;
+                Ok(())
+            })
+            .expect("trigger");
+        let err = store
+            .write(|tx| apply_response(tx, &out, &resp, now()))
+            .expect_err("write fails");
+        assert!(matches!(err, Error::Storage(_)), "{err:?}");
+
+        assert_eq!(cursor(&store), Cursor(5), "cursor unmoved");
+        assert_eq!(pending(&store), 1, "acknowledgement not applied");
+        assert!(!has_doc(&store, other));
+        let view = store.read(|c| local::view(c, id, now())).expect("view");
+        assert_eq!(view.status, Status::Accepted, "the local edit is intact");
+
+        // Once there is room again, the same page applies in full.
+        store
+            .write(|tx| Ok(tx.execute_batch("DROP TRIGGER temp.disk_full")?))
+            .expect("drop trigger");
+        apply(&store, &out, &resp);
+        assert_eq!(cursor(&store), Cursor(9));
+        assert_eq!(pending(&store), 0);
+        assert!(has_doc(&store, other));
+    }
+
+    #[test]
+    fn changes_that_cannot_apply_ask_for_a_full_copy_without_failing_the_sync() {
+        let (store, id, mut server) = tech_with_job();
+        let heads = server.heads();
+        // Two office edits; the device is sent only the second, which needs the first.
+        let office = office_actor();
+        let classify = Action::Classify {
+            category: fieldsync_proto::ProblemCategory::Hardware,
+            urgency: fieldsync_proto::Urgency::Emergency,
+            impact: fieldsync_proto::Impact::OneUnit,
+            tier: None,
+        };
+        server.act(&classify, &office, now()).expect("classify");
+        let start = now().plus_minutes(30);
+        let window = Some(ScheduleWindow {
+            start,
+            end: start.plus_minutes(60),
+        });
+        server
+            .act(&Action::Reschedule { window }, &office, now())
+            .expect("reschedule");
+        let changes = server.changes_since(&heads);
+        assert_eq!(changes.len(), 2);
+        let second = changes[1].1.clone();
+        let out = build(&store);
+        let applied = apply(
+            &store,
+            &out,
+            &response(
+                8,
+                vec![(
+                    id,
+                    UpdatePayload::Changes(vec![fieldsync_proto::wire::ChangeBytes(second)]),
+                )],
+            ),
+        );
+        assert_eq!(applied.needs_resync, vec![id]);
+        assert_eq!(cursor(&store), Cursor(8), "the rest of the page counts");
+        assert_eq!(resync_list(&store), vec![id]);
+        let view = store.read(|c| local::view(c, id, now())).expect("view");
+        assert_eq!(view.urgency, fieldsync_proto::Urgency::Normal, "unchanged");
+
+        // Complete changes apply, in one chunk, and refresh the index.
+        let all = changes
+            .into_iter()
+            .map(|(_, bytes)| fieldsync_proto::wire::ChangeBytes(bytes))
+            .collect();
+        apply(
+            &store,
+            &build(&store),
+            &response(9, vec![(id, UpdatePayload::Changes(all))]),
+        );
+        let listed = store
+            .read(|c| index::list(c, &Default::default()))
+            .expect("list");
+        assert_eq!(listed[0].priority, fieldsync_proto::Priority::P2);
+    }
+
+    #[test]
+    fn removal_waits_for_unsent_changes() {
+        let (store, id, _) = tech_with_job();
+        act(&store, id, Action::Accept);
+        let out = build(&store);
+        let removed = response(10, vec![(id, UpdatePayload::Removed)]);
+        apply(&store, &out, &removed);
+        assert!(
+            has_doc(&store, id),
+            "kept: its change is not acknowledged yet"
+        );
+
+        apply(&store, &out, &accepted(&out, id));
+        apply(&store, &build(&store), &removed);
+        assert!(!has_doc(&store, id));
+        let listed = store
+            .read(|c| index::list(c, &Default::default()))
+            .expect("list");
+        assert!(listed.is_empty());
+    }
+
+    #[test]
+    fn a_snapshot_merges_with_unsent_local_changes() {
+        let (store, id, mut server) = tech_with_job();
+        act(&store, id, Action::Accept);
+        let start = now().plus_minutes(90);
+        let window = Some(ScheduleWindow {
+            start,
+            end: start.plus_minutes(60),
+        });
+        server
+            .act(&Action::Reschedule { window }, &office_actor(), now())
+            .expect("server edit");
+        apply(
+            &store,
+            &build(&store),
+            &response(11, vec![(id, UpdatePayload::Snapshot(server.save()))]),
+        );
+        let view = store.read(|c| local::view(c, id, now())).expect("view");
+        assert_eq!(view.status, Status::Accepted, "local change kept");
+        assert_eq!(
+            view.schedule.map(|w| w.start),
+            Some(start),
+            "server change merged"
+        );
+        assert_eq!(pending(&store), 1);
+    }
+
+    #[test]
+    fn a_full_copy_the_server_does_not_send_is_no_longer_asked_for() {
+        let (store, _, _) = tech_with_job();
+        let gone = WorkOrderId::new();
+        store
+            .write(|tx| resync::mark_resync(tx, gone, "test", now()))
+            .expect("mark");
+        let out = build(&store);
+        assert_eq!(out.request.resync, vec![gone]);
+        let mut partial = response(12, Vec::new());
+        partial.more = true;
+        apply(&store, &out, &partial);
+        assert_eq!(resync_list(&store), vec![gone], "may come on a later page");
+        apply(&store, &out, &response(13, Vec::new()));
+        assert!(resync_list(&store).is_empty());
+    }
+}

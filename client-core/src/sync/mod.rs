@@ -1,0 +1,105 @@
+//! The sync engine: one round trip at a time (push the outbox, pull a page), each answer applied
+//! in one transaction, repeated until caught up. Safe to interrupt anywhere: until an answer is
+//! applied nothing local changes, and a retried push is idempotent on the server.
+
+pub(crate) mod apply;
+pub(crate) mod request;
+
+use std::collections::HashSet;
+
+use serde::{Deserialize, Serialize};
+
+use fieldsync_proto::wire::Cursor;
+use fieldsync_proto::{Timestamp, WorkOrderId};
+
+use crate::error::{Error, Result};
+use crate::remote::Remote;
+use crate::store::{meta, outbox, resync, Store};
+
+/// Rounds one `sync` makes at most; a later sync carries on from the stored cursor.
+pub(crate) const MAX_ROUNDS: usize = 64;
+
+/// What one `sync` did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncReport {
+    /// Round trips made.
+    pub rounds: usize,
+    /// Documents whose local changes were uploaded (counted once per round).
+    pub pushed_docs: usize,
+    pub accepted_docs: usize,
+    /// Documents whose changes the server refused; see `Client::rejected_changes`.
+    pub rejected_docs: usize,
+    /// Document updates received and applied.
+    pub pulled_docs: usize,
+    /// Where the next sync resumes.
+    pub cursor: Cursor,
+}
+
+/// Progress of a running sync, for progress bars.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncProgress {
+    /// Document updates received so far.
+    pub docs_done: u64,
+    /// Updates expected in all (grows if the server finds more).
+    pub docs_total: u64,
+    /// Bytes received so far.
+    pub bytes_done: u64,
+}
+
+/// Runs rounds until nothing is left to push or pull.
+pub(crate) async fn run(
+    store: &Store,
+    remote: &Remote,
+    progress: &(dyn Fn(SyncProgress) + Send + Sync),
+) -> Result<SyncReport> {
+    let session = store.read(meta::get_session)?.ok_or(Error::NotLoggedIn)?;
+    let server = session.session.server_url.clone();
+    let mut report = SyncReport::default();
+    let mut state = SyncProgress::default();
+    // Documents already asked for whole during this sync: if one fails again, asking a third
+    // time in the same sync would not help.
+    let mut asked_whole: HashSet<WorkOrderId> = HashSet::new();
+
+    for _ in 0..MAX_ROUNDS {
+        let outgoing = store.read(|c| request::build(c, request::PUSH_BUDGET_BYTES))?;
+        asked_whole.extend(outgoing.request.resync.iter().copied());
+        tracing::debug!(
+            push_docs = outgoing.request.push.len(),
+            push_bytes = outgoing.push_bytes,
+            resync = outgoing.request.resync.len(),
+            cursor = outgoing.request.cursor.0,
+            "sync round"
+        );
+        let (response, bytes) = remote
+            .sync(&server, &session.token, &outgoing.request)
+            .await?;
+        let now = Timestamp::now();
+        let applied = store.write(|tx| apply::apply_response(tx, &outgoing, &response, now))?;
+
+        report.rounds += 1;
+        report.pushed_docs += outgoing.request.push.len();
+        report.accepted_docs += applied.accepted_docs;
+        report.rejected_docs += applied.rejected_docs;
+        report.pulled_docs += applied.pulled_docs;
+        report.cursor = response.cursor;
+        state.docs_done += response.updates.len() as u64;
+        state.docs_total = state.docs_done + response.remaining_docs;
+        state.bytes_done += bytes as u64;
+        progress(state);
+
+        let (outbox_left, resync_left) =
+            store.read(|c| Ok((outbox::outbox_count(c)?, resync::resync_docs(c, 1)?)))?;
+        let pushed_something = applied.settled_rows > 0 || outgoing.sent_rows() == 0;
+        let new_resync = applied
+            .needs_resync
+            .iter()
+            .any(|d| !asked_whole.contains(d));
+        let again = response.more
+            || (outbox_left > 0 && pushed_something)
+            || (!resync_left.is_empty() && new_resync);
+        if !again {
+            break;
+        }
+    }
+    Ok(report)
+}
