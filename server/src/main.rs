@@ -1,1 +1,84 @@
-fn main() {}
+//! The `fieldsync-server` binary: parses options, sets up logging, runs the server until
+//! ctrl-c or SIGTERM, then shuts down gracefully.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Parser;
+use fieldsync_server::{RunningServer, ServerOptions};
+use tracing_subscriber::EnvFilter;
+
+/// Fieldsync server: sync endpoint for devices, dispatcher API, embedded database.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Directory for the database (created if missing).
+    #[arg(long = "data", default_value = "./fieldsync-data")]
+    data: PathBuf,
+    /// Fill an empty database with demo accounts and work orders.
+    #[arg(long)]
+    demo: bool,
+    /// On an empty database, create the 'admin' account with this password.
+    #[arg(long, env = "FIELDSYNC_ADMIN_PASSWORD", hide_env_values = true)]
+    admin_password: Option<String>,
+}
+
+async fn stop_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for ctrl-c");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate => {}
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .init();
+    let server = RunningServer::start_with_admin_password(
+        ServerOptions {
+            listen: args.listen,
+            data_dir: args.data,
+            demo: args.demo,
+        },
+        args.admin_password,
+    )
+    .await?;
+    if args.demo {
+        println!("{}", fieldsync_server::demo::login_hint(&server.url()));
+    }
+    println!(
+        "Fieldsync server listening on {} (ctrl-c to stop)",
+        server.url()
+    );
+    stop_signal().await;
+    tracing::info!("shutting down");
+    server.shutdown().await;
+    Ok(())
+}

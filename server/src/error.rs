@@ -1,0 +1,121 @@
+//! The server's error type and how it is answered over HTTP: a client's mistake becomes a 4xx
+//! `ErrorBody` whose message names the field, work order or rule; a server failure becomes a
+//! generic 500 with the detail in the log only.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use fieldsync_proto::wire::{ErrorBody, ErrorCode, WireError};
+
+use crate::storage::StorageError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    InvalidInput(String),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    TooLarge(String),
+    #[error(transparent)]
+    Wire(#[from] WireError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl Error {
+    pub fn internal(what: impl std::fmt::Display) -> Self {
+        Error::Internal(what.to_string())
+    }
+
+    /// What the client is told: status, code and a message it can act on.
+    fn public(&self) -> (StatusCode, ErrorCode, String) {
+        match self {
+            Error::InvalidInput(m) => (StatusCode::BAD_REQUEST, ErrorCode::InvalidInput, m.clone()),
+            Error::Unauthorized(m) => (StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, m.clone()),
+            Error::Forbidden(m) => (StatusCode::FORBIDDEN, ErrorCode::Forbidden, m.clone()),
+            Error::NotFound(m) => (StatusCode::NOT_FOUND, ErrorCode::NotFound, m.clone()),
+            Error::Conflict(m) => (StatusCode::CONFLICT, ErrorCode::Conflict, m.clone()),
+            Error::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::TooLarge, m.clone()),
+            Error::Wire(e) => {
+                let status = match e {
+                    WireError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+                    _ => StatusCode::BAD_REQUEST,
+                };
+                (status, e.code(), e.to_string())
+            }
+            Error::Storage(StorageError::UsernameTaken(_)) => {
+                (StatusCode::CONFLICT, ErrorCode::Conflict, self.to_string())
+            }
+            Error::Storage(_) | Error::Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                ErrorCode::Internal,
+                "the server failed to handle the request; it was logged, and the request can be retried".into(),
+            ),
+        }
+    }
+}
+
+/// An error answer with the shared JSON body.
+pub fn error_response(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Response {
+    let body = ErrorBody::new(code, message);
+    let json = serde_json::to_vec(&body).unwrap_or_else(|_| b"{}".to_vec());
+    (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        json,
+    )
+        .into_response()
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let (status, code, message) = self.public();
+        if status.is_server_error() {
+            tracing::error!(error = %self, "request failed");
+        } else {
+            tracing::debug!(%code, %message, "request refused");
+        }
+        error_response(status, code, message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_details_stay_in_the_log() {
+        let err = Error::Storage(StorageError::Database(
+            "disk I/O error at /secret/path".into(),
+        ));
+        let (status, code, message) = err.public();
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(code, ErrorCode::Internal);
+        assert!(!message.contains("/secret/path"), "{message}");
+    }
+
+    #[test]
+    fn wire_errors_keep_their_code() {
+        let (status, code, _) = Error::Wire(WireError::UnsupportedVersion { found: 9 }).public();
+        assert_eq!(
+            (status, code),
+            (StatusCode::BAD_REQUEST, ErrorCode::UnsupportedVersion)
+        );
+        let (status, code, _) = Error::Wire(WireError::TooLarge { len: 1 }).public();
+        assert_eq!(
+            (status, code),
+            (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::TooLarge)
+        );
+    }
+}

@@ -1,0 +1,100 @@
+//! The HTTP surface: one router per area, merged in `app` with body limits, a request timeout
+//! and request tracing.
+
+mod extract;
+mod health;
+mod login;
+mod people;
+mod sync;
+mod work_orders;
+
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{header, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use fieldsync_proto::wire::{self, ErrorCode};
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::error::{error_response, Error};
+use crate::state::AppState;
+
+/// Largest JSON body accepted.
+pub const MAX_JSON_BYTES: usize = 1024 * 1024;
+/// Longest a request may take before it is answered with an error.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The whole server as a router, for `axum::serve` or for tests with `oneshot`.
+pub fn app(state: AppState) -> Router {
+    let json = Router::new()
+        .merge(login::routes())
+        .merge(work_orders::routes())
+        .merge(people::routes())
+        .layer(RequestBodyLimitLayer::new(MAX_JSON_BYTES));
+    let frames = sync::routes().layer(RequestBodyLimitLayer::new(wire::MAX_FRAME_BYTES));
+    Router::new()
+        .merge(health::routes())
+        .merge(json)
+        .merge(frames)
+        .fallback(not_found)
+        // The tower-http limits above decide; axum's own default would cut frames at 2 MB.
+        .layer(DefaultBodyLimit::disable())
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            REQUEST_TIMEOUT,
+        ))
+        .layer(middleware::from_fn(error_bodies))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            tracing::info_span!(
+                "request",
+                method = %req.method(),
+                path = %req.uri().path(),
+                user = tracing::field::Empty,
+                device = tracing::field::Empty,
+            )
+        }))
+        .with_state(state)
+}
+
+async fn not_found(req: Request) -> Error {
+    Error::NotFound(format!(
+        "there is no {} {} on this server",
+        req.method(),
+        req.uri().path()
+    ))
+}
+
+/// Gives the bare error answers of the layers (body too large, timeout) the usual JSON body.
+async fn error_bodies(req: Request, next: Next) -> Response {
+    let response = next.run(req).await;
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if is_json {
+        return response;
+    }
+    match response.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => error_response(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::TooLarge,
+            format!(
+                "the request body is too large: JSON bodies may have at most {MAX_JSON_BYTES} bytes, sync frames {} bytes",
+                wire::MAX_FRAME_BYTES
+            ),
+        ),
+        StatusCode::SERVICE_UNAVAILABLE => error_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::Internal,
+            format!(
+                "the request took longer than {} seconds and was stopped; try again",
+                REQUEST_TIMEOUT.as_secs()
+            ),
+        ),
+        _ => response.into_response(),
+    }
+}

@@ -1,0 +1,301 @@
+//! The dispatcher's work order API: create, list, read, assign and act. Technicians may only
+//! read their own work orders; to them every other one does not exist.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use fieldsync_proto::api::{AssignRequest, WorkOrderPage};
+use fieldsync_proto::{
+    Action, NewWorkOrder, Role, Status, Timestamp, UserId, WorkOrderId, WorkOrderView,
+};
+use serde::Deserialize;
+
+use super::extract::{work_order_id, JsonBody, QueryParams};
+use crate::auth::AuthUser;
+use crate::error::Error;
+use crate::state::AppState;
+use crate::storage::WorkOrderQuery;
+use crate::sync::edit;
+
+const DEFAULT_LIMIT: u32 = 50;
+const MAX_LIMIT: u32 = 500;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/work-orders", post(create).get(list))
+        .route("/v1/work-orders/{id}", get(read))
+        .route("/v1/work-orders/{id}/assign", post(assign))
+        .route("/v1/work-orders/{id}/actions", post(act))
+}
+
+fn not_found(id: &WorkOrderId) -> Error {
+    Error::NotFound(format!("there is no work order with id {id}"))
+}
+
+/// Refuses an assignment to someone who is not a technician.
+async fn ensure_technician(state: &AppState, field: &str, id: UserId) -> Result<(), Error> {
+    match state.storage().user(id).await? {
+        Some(user) if user.role == Role::Technician => Ok(()),
+        Some(user) => Err(Error::InvalidInput(format!(
+            "{field}: {} is a {}, not a technician",
+            user.username, user.role
+        ))),
+        None => Err(Error::InvalidInput(format!(
+            "{field}: there is no user with id {id}"
+        ))),
+    }
+}
+
+async fn create(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    JsonBody(new): JsonBody<NewWorkOrder>,
+) -> Result<(StatusCode, Json<WorkOrderView>), Error> {
+    auth.require_office("creating work orders")?;
+    if let Some(tech) = new.assignee {
+        ensure_technician(&state, "assignee", tech).await?;
+    }
+    let now = Timestamp::now();
+    let wo = edit::create(
+        state.storage(),
+        state.server_actor(),
+        &auth.actor(),
+        new,
+        now,
+    )
+    .await?;
+    tracing::info!(number = %wo.number, "work order created");
+    Ok((StatusCode::CREATED, Json(WorkOrderView::new(&wo, now))))
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ListParams {
+    status: Option<String>,
+    assignee: Option<String>,
+    open: Option<String>,
+    limit: Option<String>,
+    offset: Option<String>,
+}
+
+impl ListParams {
+    fn into_query(self) -> Result<WorkOrderQuery, Error> {
+        let invalid = |m: String| Error::InvalidInput(m);
+        let statuses = match self.status.as_deref() {
+            None | Some("") => Vec::new(),
+            Some(list) => list
+                .split(',')
+                .map(|s| {
+                    s.parse::<Status>()
+                        .map_err(|e| invalid(format!("status: {e}")))
+                })
+                .collect::<Result<_, _>>()?,
+        };
+        let assignee = self
+            .assignee
+            .filter(|a| !a.is_empty())
+            .map(|a| {
+                a.parse::<UserId>()
+                    .map_err(|e| invalid(format!("assignee: {e}")))
+            })
+            .transpose()?;
+        let open_only = match self.open.as_deref() {
+            None | Some("") | Some("false") => false,
+            Some("true") => true,
+            Some(other) => return Err(invalid(format!("open: '{other}' is not true or false"))),
+        };
+        let limit = match self.limit.as_deref() {
+            None | Some("") => DEFAULT_LIMIT,
+            Some(text) => match text.parse::<u32>() {
+                Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
+                _ => {
+                    return Err(invalid(format!(
+                        "limit: '{text}' is not a number from 1 to {MAX_LIMIT}"
+                    )))
+                }
+            },
+        };
+        let offset = match self.offset.as_deref() {
+            None | Some("") => 0,
+            Some(text) => text.parse::<u64>().map_err(|_| {
+                invalid(format!("offset: '{text}' is not a number of items to skip"))
+            })?,
+        };
+        Ok(WorkOrderQuery {
+            statuses,
+            assignee,
+            open_only,
+            limit,
+            offset,
+        })
+    }
+}
+
+async fn list(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    QueryParams(params): QueryParams<ListParams>,
+) -> Result<Json<WorkOrderPage>, Error> {
+    let mut query = params.into_query()?;
+    if !auth.user.role.is_office() {
+        if query.assignee.is_some_and(|a| a != auth.user.id) {
+            return Ok(Json(WorkOrderPage {
+                items: Vec::new(),
+                total: 0,
+            }));
+        }
+        query.assignee = Some(auth.user.id);
+    }
+    let page = state.storage().list_work_orders(query).await?;
+    Ok(Json(WorkOrderPage {
+        items: page.items,
+        total: page.total,
+    }))
+}
+
+async fn read(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path(id): Path<String>,
+) -> Result<Json<WorkOrderView>, Error> {
+    let id = work_order_id(&id)?;
+    let stored = state
+        .storage()
+        .load_document(id)
+        .await?
+        .filter(|s| auth.scope().contains(&s.summary))
+        .ok_or_else(|| not_found(&id))?;
+    let doc = fieldsync_proto::WorkOrderDocument::load(&stored.snapshot)
+        .map_err(|e| Error::Internal(format!("work order {}: {e}", stored.summary.number)))?;
+    let wo = doc
+        .read()
+        .map_err(|e| Error::Internal(format!("work order {}: {e}", stored.summary.number)))?;
+    Ok(Json(WorkOrderView::new(&wo, Timestamp::now())))
+}
+
+async fn perform(
+    state: &AppState,
+    auth: &AuthUser,
+    id: &str,
+    action: Action,
+) -> Result<Json<WorkOrderView>, Error> {
+    let id = work_order_id(id)?;
+    if !auth.user.role.is_office() {
+        // Technicians work through their devices; the API does not even confirm the id.
+        return match state.storage().load_document(id).await? {
+            Some(s) if auth.scope().contains(&s.summary) => Err(Error::Forbidden(format!(
+                "technicians change work order {} from their device, not through the office API",
+                s.summary.number
+            ))),
+            _ => Err(not_found(&id)),
+        };
+    }
+    if let Action::Assign { technician } = &action {
+        ensure_technician(state, "technician", *technician).await?;
+    }
+    let now = Timestamp::now();
+    let name = action.name();
+    let wo = edit::act(
+        state.storage(),
+        state.server_actor(),
+        &auth.actor(),
+        id,
+        action,
+        now,
+    )
+    .await?;
+    tracing::info!(number = %wo.number, action = name, "office edit");
+    Ok(Json(WorkOrderView::new(&wo, now)))
+}
+
+async fn assign(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path(id): Path<String>,
+    JsonBody(req): JsonBody<AssignRequest>,
+) -> Result<Json<WorkOrderView>, Error> {
+    let action = Action::Assign {
+        technician: req.technician,
+    };
+    perform(&state, &auth, &id, action).await
+}
+
+async fn act(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path(id): Path<String>,
+    JsonBody(action): JsonBody<Action>,
+) -> Result<Json<WorkOrderView>, Error> {
+    perform(&state, &auth, &id, action).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn list_parameters_are_checked_by_name() {
+        let bad = [
+            (
+                ListParams {
+                    status: Some("new,exploded".into()),
+                    ..Default::default()
+                },
+                "status",
+            ),
+            (
+                ListParams {
+                    assignee: Some("bob".into()),
+                    ..Default::default()
+                },
+                "assignee",
+            ),
+            (
+                ListParams {
+                    open: Some("maybe".into()),
+                    ..Default::default()
+                },
+                "open",
+            ),
+            (
+                ListParams {
+                    limit: Some("0".into()),
+                    ..Default::default()
+                },
+                "limit",
+            ),
+            (
+                ListParams {
+                    limit: Some("9999".into()),
+                    ..Default::default()
+                },
+                "limit",
+            ),
+            (
+                ListParams {
+                    offset: Some("-1".into()),
+                    ..Default::default()
+                },
+                "offset",
+            ),
+        ];
+        for (params, field) in bad {
+            let err = params.into_query().expect_err(field);
+            assert!(
+                err.to_string().starts_with(field),
+                "{err} should name {field}"
+            );
+        }
+        let q = ListParams {
+            status: Some("new,on_hold".into()),
+            open: Some("true".into()),
+            limit: Some("10".into()),
+            ..Default::default()
+        }
+        .into_query()
+        .expect("valid");
+        assert_eq!(q.statuses, vec![Status::New, Status::OnHold]);
+        assert!(q.open_only);
+        assert_eq!((q.limit, q.offset), (10, 0));
+    }
+}

@@ -1,0 +1,168 @@
+//! Starting and stopping the server: open and migrate the database, create the first accounts
+//! or the demo data, bind, serve in a task, and shut down gracefully.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::state::AppState;
+use crate::storage::SqliteStorage;
+
+/// Name of the SQLite database inside the data directory.
+pub const DATABASE_FILE: &str = "fieldsync.db";
+
+#[derive(Clone, Debug)]
+pub struct ServerOptions {
+    /// Address to listen on; port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// Directory holding the database; created if missing.
+    pub data_dir: PathBuf,
+    /// Fill an empty database with demo users and work orders.
+    pub demo: bool,
+}
+
+/// A server serving in a background task.
+pub struct RunningServer {
+    addr: SocketAddr,
+    state: AppState,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl std::fmt::Debug for RunningServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunningServer")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RunningServer {
+    /// Opens and migrates the database, seeds the demo if asked, binds and starts serving.
+    pub async fn start(opts: ServerOptions) -> anyhow::Result<RunningServer> {
+        Self::start_with_admin_password(opts, None).await
+    }
+
+    /// Like `start`; on an empty database also creates the `admin` account with this password
+    /// (with `demo`, it replaces the demo password for `admin`).
+    pub async fn start_with_admin_password(
+        opts: ServerOptions,
+        admin_password: Option<String>,
+    ) -> anyhow::Result<RunningServer> {
+        std::fs::create_dir_all(&opts.data_dir).with_context(|| {
+            format!(
+                "cannot create the data directory {}",
+                opts.data_dir.display()
+            )
+        })?;
+        let db = opts.data_dir.join(DATABASE_FILE);
+        let storage = SqliteStorage::open(&db)
+            .await
+            .with_context(|| format!("cannot open the database {}", db.display()))?;
+        let state = AppState::new(Arc::new(storage));
+        bootstrap(&state, opts.demo, admin_password).await?;
+
+        let listener = tokio::net::TcpListener::bind(opts.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", opts.listen))?;
+        let addr = listener.local_addr()?;
+        let (stop, stopped) = oneshot::channel::<()>();
+        let app = crate::routes::app(state.clone());
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    // A dropped sender stops the server too.
+                    let _ = stopped.await;
+                })
+                .await
+        });
+        tracing::info!(%addr, database = %db.display(), "fieldsync server listening");
+        Ok(RunningServer {
+            addr,
+            state,
+            stop: Some(stop),
+            task,
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Base URL, e.g. `http://127.0.0.1:8080`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Stops accepting connections and waits for requests in flight to finish.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        match (&mut self.task).await {
+            Ok(Ok(())) => tracing::info!("server stopped"),
+            Ok(Err(e)) => tracing::error!(error = %e, "server stopped with an error"),
+            Err(e) => tracing::error!(error = %e, "server task failed"),
+        }
+    }
+}
+
+/// First accounts: the demo data, or an `admin` account, but only into an empty database.
+async fn bootstrap(
+    state: &AppState,
+    demo: bool,
+    admin_password: Option<String>,
+) -> anyhow::Result<()> {
+    let storage = state.storage();
+    let empty = storage.user_count().await? == 0 && storage.max_seq().await?.0 == 0;
+    if !empty {
+        if demo {
+            tracing::info!(
+                "the database already has data; demo data is only added to an empty one"
+            );
+        }
+        if admin_password.is_some() {
+            tracing::info!("accounts exist already; the admin password option is ignored");
+        }
+        return Ok(());
+    }
+    if demo {
+        let password = admin_password
+            .as_deref()
+            .unwrap_or(crate::demo::DEMO_PASSWORD);
+        let report = crate::demo::seed(state, password)
+            .await
+            .context("seeding demo data failed")?;
+        tracing::info!(
+            users = report.users,
+            work_orders = report.work_orders,
+            parts = report.parts,
+            "demo data added"
+        );
+    } else if let Some(password) = admin_password {
+        state
+            .create_user(fieldsync_proto::api::NewUser {
+                username: "admin".into(),
+                password,
+                display_name: "Administrator".into(),
+                role: fieldsync_proto::Role::Admin,
+                profile: Default::default(),
+            })
+            .await
+            .context("creating the admin account failed")?;
+        tracing::info!("created the 'admin' account");
+    } else {
+        tracing::warn!(
+            "the database has no accounts: start with --admin-password to create 'admin', or --demo"
+        );
+    }
+    Ok(())
+}

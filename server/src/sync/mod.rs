@@ -1,0 +1,11 @@
+//! The sync logic, independent of any storage backend: what a pushed document may change and
+//! how it is merged, what a pull sends each device, and office edits made through the API.
+//! Every document update, from a device or from the office, ends in `Storage::commit` with
+//! optimistic concurrency, so devices pull all of them the same way.
+
+pub mod edit;
+pub mod pull;
+pub mod push;
+
+/// How often an update is recomputed when another commit to the same document won the race.
+pub const MAX_COMMIT_ATTEMPTS: usize = 8;

@@ -1,0 +1,168 @@
+//! Push: merging the changes a device uploads into the stored document, one document at a
+//! time, all or nothing per document, acknowledged only after the commit is durable.
+
+use std::sync::Arc;
+
+use fieldsync_proto::wire::{ChangeBytes, ErrorCode, PushDoc, PushOutcome, PushResult, Rejection};
+use fieldsync_proto::{
+    human_number, Actor, DocumentError, Timestamp, WorkOrderDocument, WorkOrderId, WorkOrderSummary,
+};
+
+use super::MAX_COMMIT_ATTEMPTS;
+use crate::error::Error;
+use crate::storage::{CommitOutcome, DocumentCommit, NewChange, SharedStorage, StoredDocument};
+
+/// What to do with one pushed document, decided without touching storage.
+#[derive(Debug)]
+pub enum PushPlan {
+    /// Every change was already stored: an acknowledged retry.
+    AlreadyStored,
+    Reject(Rejection),
+    Commit {
+        commit: Box<DocumentCommit>,
+        new_changes: u32,
+    },
+}
+
+fn reject(id: &WorkOrderId, code: ErrorCode, reason: impl std::fmt::Display) -> PushPlan {
+    PushPlan::Reject(Rejection {
+        code,
+        message: format!(
+            "work order {}: {reason}; nothing of this document was stored",
+            human_number(id)
+        ),
+        accepted: 0,
+    })
+}
+
+/// Who may change what, for now: the office anything; a technician only work orders that
+/// were assigned to them before the change, and no new ones.
+fn permission(actor: &Actor, before: Option<&WorkOrderSummary>) -> Result<(), &'static str> {
+    if actor.role.is_office() {
+        return Ok(());
+    }
+    match before {
+        None => Err("technicians cannot create work orders; the office creates them"),
+        Some(summary) if summary.assignee == Some(actor.user) => Ok(()),
+        Some(_) => Err("it is not assigned to you, so you cannot change it"),
+    }
+}
+
+/// Merges `changes` into the stored state of `id` (or a new document) and checks the result.
+pub fn plan_push(
+    stored: Option<&StoredDocument>,
+    id: WorkOrderId,
+    changes: &[ChangeBytes],
+    actor: &Actor,
+    now: Timestamp,
+) -> Result<PushPlan, Error> {
+    let mut doc = match stored {
+        Some(s) => WorkOrderDocument::load(&s.snapshot).map_err(|e| {
+            Error::Internal(format!(
+                "stored work order {} is unreadable: {e}",
+                s.summary.number
+            ))
+        })?,
+        None => WorkOrderDocument::load_chunks(std::iter::empty()).map_err(Error::internal)?,
+    };
+    let heads = doc.heads();
+    let new = match doc.apply_changes(changes) {
+        Ok(new) => new,
+        Err(e @ DocumentError::MissingDependencies { .. }) => {
+            return Ok(reject(&id, ErrorCode::MissingDependencies, e))
+        }
+        Err(e) => return Ok(reject(&id, ErrorCode::ChangeUndecodable, e)),
+    };
+    if new.is_empty() {
+        return Ok(PushPlan::AlreadyStored);
+    }
+    let wo = match doc.read_valid(id) {
+        Ok(wo) => wo,
+        Err(e) => return Ok(reject(&id, ErrorCode::InvalidDocument, e)),
+    };
+    if let Err(why) = permission(actor, stored.map(|s| &s.summary)) {
+        return Ok(reject(&id, ErrorCode::Forbidden, why));
+    }
+    let changes: Vec<NewChange> = doc
+        .changes_since(&heads)
+        .into_iter()
+        .map(|(hash, bytes)| NewChange { hash, bytes })
+        .collect();
+    let new_changes = u32::try_from(changes.len()).unwrap_or(u32::MAX);
+    Ok(PushPlan::Commit {
+        commit: Box::new(DocumentCommit {
+            doc: id,
+            expected: stored.map(|s| s.version),
+            snapshot: doc.save(),
+            summary: WorkOrderSummary::new(&wo, now),
+            changes,
+            origin: Some(actor.device),
+            received_at: now,
+            known_by: stored.is_none().then_some(actor.device),
+        }),
+        new_changes,
+    })
+}
+
+/// Pushes every document in turn. A rejected document does not stop the others; a storage
+/// failure stops the request (what was committed before stays, and a retry is idempotent).
+pub async fn push_all(
+    storage: &SharedStorage,
+    actor: &Actor,
+    docs: Vec<PushDoc>,
+    now: Timestamp,
+) -> Result<Vec<PushResult>, Error> {
+    let mut results = Vec::with_capacity(docs.len());
+    for push in docs {
+        let doc = push.doc;
+        let outcome = push_one(storage, actor, push, now).await?;
+        match &outcome {
+            PushOutcome::Accepted { new_changes } => {
+                tracing::debug!(%doc, new_changes, "push accepted")
+            }
+            PushOutcome::Rejected(r) => {
+                tracing::info!(%doc, code = %r.code, message = %r.message, "push rejected")
+            }
+        }
+        results.push(PushResult { doc, outcome });
+    }
+    Ok(results)
+}
+
+async fn push_one(
+    storage: &SharedStorage,
+    actor: &Actor,
+    push: PushDoc,
+    now: Timestamp,
+) -> Result<PushOutcome, Error> {
+    let id = push.doc;
+    let changes = Arc::new(push.changes);
+    for attempt in 1..=MAX_COMMIT_ATTEMPTS {
+        let stored = storage.load_document(id).await?;
+        let (changes, actor) = (changes.clone(), *actor);
+        // Merging and validating is CPU work proportional to the document: keep it off the
+        // async workers.
+        let plan = tokio::task::spawn_blocking(move || {
+            plan_push(stored.as_ref(), id, &changes, &actor, now)
+        })
+        .await
+        .map_err(Error::internal)??;
+        match plan {
+            PushPlan::AlreadyStored => return Ok(PushOutcome::Accepted { new_changes: 0 }),
+            PushPlan::Reject(rejection) => return Ok(PushOutcome::Rejected(rejection)),
+            PushPlan::Commit {
+                commit,
+                new_changes,
+            } => match storage.commit(*commit).await? {
+                CommitOutcome::Committed(_) => return Ok(PushOutcome::Accepted { new_changes }),
+                CommitOutcome::VersionConflict => {
+                    tracing::debug!(%id, attempt, "work order changed while merging; merging again")
+                }
+            },
+        }
+    }
+    Err(Error::Internal(format!(
+        "work order {} kept changing while a push was merged ({MAX_COMMIT_ATTEMPTS} attempts)",
+        human_number(&id)
+    )))
+}
