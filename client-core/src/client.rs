@@ -39,6 +39,11 @@ impl Client {
         self.store.path()
     }
 
+    #[cfg(test)]
+    pub(crate) fn store(&self) -> &Store {
+        &self.store
+    }
+
     /// Signs in at `server_url`. Keeps the device's earlier data if it belongs to the same
     /// user; for another user, starts afresh, unless unsynced changes would be lost.
     pub async fn login(

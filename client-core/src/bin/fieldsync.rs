@@ -1,1 +1,5 @@
-fn main() {}
+//! The `fieldsync` command line; see `fieldsync --help`.
+
+fn main() -> std::process::ExitCode {
+    fieldsync_client::cli::main()
+}
