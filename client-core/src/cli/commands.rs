@@ -280,7 +280,15 @@ async fn resolve_technician(client: &Client, text: &str) -> Result<UserId> {
         .find(|t| t.username.eq_ignore_ascii_case(text.trim()))
         .map(|t| t.id)
         .ok_or_else(|| {
-            let known: Vec<&str> = list.iter().map(|t| t.username.as_str()).collect();
+            const SHOWN: usize = 8;
+            let mut known: Vec<&str> = list
+                .iter()
+                .take(SHOWN)
+                .map(|t| t.username.as_str())
+                .collect();
+            if list.len() > SHOWN {
+                known.push("…");
+            }
             Error::InvalidInput(format!(
                 "no technician is called '{text}'; known technicians: {}",
                 if known.is_empty() {

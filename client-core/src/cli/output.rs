@@ -287,12 +287,19 @@ pub fn action_done(what: &str, v: &WorkOrderView) -> String {
 
 /// The one-line summary after a sync.
 pub fn sync_summary(r: &SyncReport) -> String {
+    let uploaded = if r.pushed_docs == 0 {
+        "nothing to upload".to_string()
+    } else {
+        format!(
+            "uploaded changes to {} work order{}",
+            r.accepted_docs,
+            plural(r.accepted_docs)
+        )
+    };
     let mut out = format!(
-        "Synced in {} round{}: uploaded changes to {} work order{}, received {} update{}",
+        "Synced in {} round{}: {uploaded}, received {} update{}",
         r.rounds,
         plural(r.rounds),
-        r.accepted_docs,
-        plural(r.accepted_docs),
         r.pulled_docs,
         plural(r.pulled_docs)
     );
@@ -445,5 +452,11 @@ mod tests {
             ..report
         };
         assert!(sync_summary(&refused).contains("refused changes to 2 work orders"));
+        let idle = SyncReport {
+            pushed_docs: 0,
+            accepted_docs: 0,
+            ..report
+        };
+        assert!(sync_summary(&idle).contains("nothing to upload"));
     }
 }

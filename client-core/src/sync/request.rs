@@ -14,6 +14,12 @@ use crate::store::{meta, outbox, resync};
 pub(crate) const PUSH_BUDGET_BYTES: usize = 2 * 1024 * 1024;
 /// Most documents asked for whole in one round.
 pub(crate) const MAX_RESYNC_PER_ROUND: usize = 500;
+/// Pages of this many documents commit often enough that an interrupted first sync of a big
+/// store keeps most of its progress, and progress bars move.
+const PULL_LIMITS: PullLimits = PullLimits {
+    max_docs: 200,
+    max_bytes: 4 * 1024 * 1024,
+};
 
 /// A request and the outbox rows it carries.
 #[derive(Debug)]
@@ -70,7 +76,7 @@ pub(crate) fn build(conn: &Connection, budget: usize) -> Result<Outgoing> {
             cursor: meta::get_cursor(conn)?,
             push,
             resync: resync::resync_docs(conn, MAX_RESYNC_PER_ROUND)?,
-            limits: PullLimits::default(),
+            limits: PULL_LIMITS,
         },
         sent,
         push_bytes: bytes,
