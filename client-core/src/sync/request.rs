@@ -82,3 +82,56 @@ pub(crate) fn build(conn: &Connection, budget: usize) -> Result<Outgoing> {
         push_bytes: bytes,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use fieldsync_proto::wire::UpdatePayload;
+    use fieldsync_proto::{Action, Role};
+
+    use super::*;
+    use crate::local;
+    use crate::sync::apply::apply_response;
+    use crate::testing::{now, response, server_doc, store_as};
+
+    #[test]
+    fn pushes_are_grouped_per_document_oldest_first_and_bounded() {
+        let (store, me) = store_as(Role::Technician);
+        let (a, mut doc_a) = server_doc(me.user_id);
+        let (b, mut doc_b) = server_doc(me.user_id);
+        let page = response(
+            1,
+            vec![
+                (a, UpdatePayload::Snapshot(doc_a.save())),
+                (b, UpdatePayload::Snapshot(doc_b.save())),
+            ],
+        );
+        store
+            .write(|tx| apply_response(tx, &build(tx, PUSH_BUDGET_BYTES)?, &page, now()))
+            .expect("jobs arrive");
+        for (doc, action) in [
+            (a, Action::Accept),
+            (b, Action::Accept),
+            (a, Action::StartTravel),
+        ] {
+            store
+                .write(|tx| local::act(tx, doc, &action, now()))
+                .expect("act");
+        }
+
+        let all = store.read(|c| build(c, PUSH_BUDGET_BYTES)).expect("build");
+        assert_eq!(all.request.cursor.0, 1);
+        let docs: Vec<_> = all.request.push.iter().map(|p| p.doc).collect();
+        assert_eq!(docs, [a, b]);
+        assert_eq!(all.request.push[0].changes.len(), 2);
+        assert_eq!(all.sent_rows(), 3);
+        let ids = all.sent_ids(a);
+        assert!(ids[0] < ids[1], "oldest first");
+
+        // A tiny budget still sends the oldest change, and nothing after the first that
+        // does not fit.
+        let one = store.read(|c| build(c, 1)).expect("build");
+        assert_eq!(one.sent_rows(), 1);
+        assert_eq!(one.sent_ids(a), &all.sent_ids(a)[..1]);
+        assert!(one.sent_ids(b).is_empty());
+    }
+}
