@@ -74,7 +74,7 @@ impl Drop for FaultProxy {
 
 async fn handle(mut device: TcpStream, upstream: SocketAddr, fault: Fault) {
     if fault == Fault::Reset {
-        let _ = device.set_linger(Some(Duration::ZERO));
+        let _ = device.set_zero_linger();
         return;
     }
     if let Fault::Delay(d) = fault {

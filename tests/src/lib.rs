@@ -90,7 +90,12 @@ impl Device {
         let dir = TempDir::new().expect("temp dir");
         let client = Client::open(dir.path()).expect("store opens");
         client
-            .login(server_url, username, PASSWORD, &format!("{username}'s tablet"))
+            .login(
+                server_url,
+                username,
+                PASSWORD,
+                &format!("{username}'s tablet"),
+            )
             .await
             .expect("login");
         Device { client, dir }

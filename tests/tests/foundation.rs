@@ -6,9 +6,8 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
 use fieldsync_proto::{
-    Action, ConflictKind, HoldReason, Impact, Measurement, NewPartUsage, NewRepairRecord,
-    Priority, ProblemCategory, ScheduleWindow, Status, Timestamp, Urgency, WorkOrderId,
-    WorkOrderView,
+    Action, ConflictKind, HoldReason, Impact, Measurement, NewPartUsage, NewRepairRecord, Priority,
+    ProblemCategory, ScheduleWindow, Status, Timestamp, Urgency, WorkOrderId, WorkOrderView,
 };
 use fieldsync_tests::fault_proxy::{Fault, FaultProxy};
 use fieldsync_tests::{intake, Device, TestServer, PASSWORD};
@@ -85,10 +84,17 @@ async fn offline_technician_and_dispatcher_edits_merge() {
     assert_eq!(tech.client.my_open_jobs().expect("jobs")[0].id, id);
 
     // The technician loses signal and keeps working.
-    for action in [Action::Accept, Action::StartTravel, Action::Arrive, Action::StartWork] {
+    for action in [
+        Action::Accept,
+        Action::StartTravel,
+        Action::Arrive,
+        Action::StartWork,
+    ] {
         tech.client.act(id, action).expect("field step");
     }
-    tech.client.act(id, part("HEAT-ELEM-2K", 1)).expect("part 1");
+    tech.client
+        .act(id, part("HEAT-ELEM-2K", 1))
+        .expect("part 1");
     tech.client.act(id, part("THERMO-K", 2)).expect("part 2");
     tech.client
         .act(
@@ -112,7 +118,12 @@ async fn offline_technician_and_dispatcher_edits_merge() {
         )
         .expect("repair record");
     tech.client
-        .act(id, Action::EditNotes { text: "Customer asks for a call before the next visit.".into() })
+        .act(
+            id,
+            Action::EditNotes {
+                text: "Customer asks for a call before the next visit.".into(),
+            },
+        )
         .expect("notes");
     assert!(tech.client.pending_changes().expect("pending") >= 8);
 
@@ -182,20 +193,45 @@ async fn concurrent_part_usages_are_all_kept_and_never_doubled() {
     let phone = server.device("tech-a").await;
     tablet.client.sync().await.expect("tablet downloads");
     phone.client.sync().await.expect("phone downloads");
-    for action in [Action::Accept, Action::StartTravel, Action::Arrive, Action::StartWork] {
+    for action in [
+        Action::Accept,
+        Action::StartTravel,
+        Action::Arrive,
+        Action::StartWork,
+    ] {
         tablet.client.act(id, action).expect("step");
     }
-    tablet.client.act(id, part("FILTER-A", 1)).expect("tablet part");
-    tablet.client.act(id, part("GASKET-9", 4)).expect("tablet part");
-    phone.client.act(id, part("FUSE-10A", 2)).expect("phone part");
-    phone.client.act(id, part("FILTER-A", 1)).expect("phone part");
+    tablet
+        .client
+        .act(id, part("FILTER-A", 1))
+        .expect("tablet part");
+    tablet
+        .client
+        .act(id, part("GASKET-9", 4))
+        .expect("tablet part");
+    phone
+        .client
+        .act(id, part("FUSE-10A", 2))
+        .expect("phone part");
+    phone
+        .client
+        .act(id, part("FILTER-A", 1))
+        .expect("phone part");
 
     // The tablet's first upload is stored, but the answer is lost on the way back.
-    let proxy = FaultProxy::start(server.server.addr()).await.expect("proxy");
+    let proxy = FaultProxy::start(server.server.addr())
+        .await
+        .expect("proxy");
     proxy.plan([Fault::DropResponse]);
     let lost = tablet_sync_via(&tablet, &proxy.url()).await;
-    assert!(lost.is_err(), "the answer was dropped, so the device must not believe it synced");
-    assert!(tablet.client.pending_changes().expect("pending") > 0, "outbox kept");
+    assert!(
+        lost.is_err(),
+        "the answer was dropped, so the device must not believe it synced"
+    );
+    assert!(
+        tablet.client.pending_changes().expect("pending") > 0,
+        "outbox kept"
+    );
 
     // Retry (now through a clean link) and let everyone catch up.
     let retry = tablet_sync_via(&tablet, &proxy.url()).await;
@@ -259,7 +295,12 @@ async fn cancel_in_office_versus_complete_on_site_is_flagged_the_same_everywhere
     // The office, not knowing, cancels the job at the customer's earlier request.
     office
         .client
-        .act(id, Action::Cancel { reason: "Customer called to cancel".into() })
+        .act(
+            id,
+            Action::Cancel {
+                reason: "Customer called to cancel".into(),
+            },
+        )
         .expect("cancel is allowed from what the office knows");
 
     sync_all(&[&office, &tech]).await;
@@ -269,7 +310,11 @@ async fn cancel_in_office_versus_complete_on_site_is_flagged_the_same_everywhere
         server_view(&server.url(), id).await,
     ];
     for view in &views {
-        assert_eq!(view.status, Status::Completed, "the work done on site stands");
+        assert_eq!(
+            view.status,
+            Status::Completed,
+            "the work done on site stands"
+        );
         assert_eq!(view.conflicts.len(), 1, "{:?}", view.conflicts);
         assert!(matches!(
             view.conflicts[0].kind,

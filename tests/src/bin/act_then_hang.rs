@@ -8,7 +8,8 @@ use fieldsync_proto::{Action, NewPartUsage};
 
 fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
-    let (Some(store), Some(work_order), Some(part)) = (args.next(), args.next(), args.next()) else {
+    let (Some(store), Some(work_order), Some(part)) = (args.next(), args.next(), args.next())
+    else {
         anyhow::bail!("usage: act_then_hang STORE_DIR WORK_ORDER_ID PART_NUMBER");
     };
     let client = Client::open(&store)?;
