@@ -1,0 +1,9 @@
+//! HTTP-level tests of the server: the real router on a temporary database, driven with
+//! `oneshot`, and simulated devices holding their own copies of the documents.
+
+mod common;
+
+mod api;
+mod demo;
+mod sync_bad_input;
+mod sync_flow;
