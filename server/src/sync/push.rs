@@ -166,3 +166,116 @@ async fn push_one(
         human_number(&id)
     )))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fieldsync_proto::{
+        Action, Asset, Contact, Customer, CustomerTier, DeviceId, Impact, IntakeChannel,
+        NewWorkOrder, ProblemCategory, Role, Site, Urgency, UserId,
+    };
+
+    fn actor(role: Role) -> Actor {
+        Actor {
+            user: UserId::new(),
+            role,
+            device: DeviceId::new(),
+        }
+    }
+
+    fn intake(assignee: Option<UserId>) -> NewWorkOrder {
+        NewWorkOrder {
+            channel: IntakeChannel::Phone,
+            customer: Customer {
+                id: Default::default(),
+                name: "Harbor Bakery".into(),
+                tier: CustomerTier::Basic,
+                site: Site {
+                    address: "1 Quay St".into(),
+                    region: "north".into(),
+                    latitude: 53.5,
+                    longitude: 10.0,
+                },
+                contact: Contact::default(),
+            },
+            asset: Asset::default(),
+            category: ProblemCategory::Hardware,
+            urgency: Urgency::Minor,
+            impact: Impact::OneUnit,
+            description: "Oven does not heat".into(),
+            schedule: None,
+            assignee,
+        }
+    }
+
+    fn stored(doc: &mut WorkOrderDocument, version: u64, now: Timestamp) -> StoredDocument {
+        let wo = doc.read().expect("read");
+        StoredDocument {
+            id: wo.id,
+            snapshot: doc.save(),
+            version: crate::storage::Seq(version),
+            summary: WorkOrderSummary::new(&wo, now),
+        }
+    }
+
+    #[test]
+    fn plans_commit_retry_and_refusal_without_storage() {
+        let now = Timestamp(1_700_000_000_000);
+        let office = actor(Role::Dispatcher);
+        let tech = actor(Role::Technician);
+        let stranger = actor(Role::Technician);
+        let id = WorkOrderId::new();
+        let (mut doc, _, created) =
+            WorkOrderDocument::create(id, intake(Some(tech.user)), &office, now).expect("create");
+        let creation = vec![ChangeBytes(created.bytes.clone())];
+
+        // The office creates it: a commit of one change, known to the creating device.
+        match plan_push(None, id, &creation, &office, now).expect("plan") {
+            PushPlan::Commit {
+                commit,
+                new_changes,
+            } => {
+                assert_eq!(new_changes, 1);
+                assert_eq!(commit.expected, None);
+                assert_eq!(commit.known_by, Some(office.device));
+                assert_eq!(commit.origin, Some(office.device));
+                assert_eq!(commit.changes[0].hash, created.hash);
+                assert_eq!(commit.summary.assignee, Some(tech.user));
+            }
+            other => panic!("expected a commit, got {other:?}"),
+        }
+        // A technician may not create it.
+        assert!(matches!(
+            plan_push(None, id, &creation, &tech, now).expect("plan"),
+            PushPlan::Reject(Rejection {
+                code: ErrorCode::Forbidden,
+                ..
+            })
+        ));
+
+        let current = stored(&mut doc, 7, now);
+        // Retrying what is stored changes nothing.
+        assert!(matches!(
+            plan_push(Some(&current), id, &creation, &office, now).expect("plan"),
+            PushPlan::AlreadyStored
+        ));
+        // The assignee's change is merged on top of version 7; a stranger's is refused.
+        let (_, accept) = doc.act(&Action::Accept, &tech, now).expect("accept");
+        let push = vec![ChangeBytes(accept.bytes)];
+        match plan_push(Some(&current), id, &push, &tech, now).expect("plan") {
+            PushPlan::Commit { commit, .. } => {
+                assert_eq!(commit.expected, Some(crate::storage::Seq(7)));
+                assert_eq!(commit.known_by, None);
+                assert_eq!(commit.summary.status, fieldsync_proto::Status::Accepted);
+            }
+            other => panic!("expected a commit, got {other:?}"),
+        }
+        match plan_push(Some(&current), id, &push, &stranger, now).expect("plan") {
+            PushPlan::Reject(r) => {
+                assert_eq!(r.code, ErrorCode::Forbidden);
+                assert!(r.message.contains(&human_number(&id)), "{}", r.message);
+            }
+            other => panic!("expected a rejection, got {other:?}"),
+        }
+    }
+}

@@ -5,5 +5,6 @@ mod common;
 
 mod api;
 mod demo;
+mod running;
 mod sync_bad_input;
 mod sync_flow;
