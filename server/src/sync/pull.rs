@@ -111,6 +111,10 @@ async fn update_for(
     let Some(stored) = storage.load_document(candidate.doc).await? else {
         return Ok(None);
     };
+    if !req.scope.contains(&stored.summary) {
+        // Reassigned since the candidates were read: the next pull sends the removal.
+        return Ok(None);
+    }
     Ok(Some((
         UpdatePayload::Snapshot(stored.snapshot),
         Some(Delivery {

@@ -142,11 +142,27 @@ async fn push_one(
         let (changes, actor) = (changes.clone(), *actor);
         // Merging and validating is CPU work proportional to the document: keep it off the
         // async workers.
-        let plan = tokio::task::spawn_blocking(move || {
+        let planned = tokio::task::spawn_blocking(move || {
             plan_push(stored.as_ref(), id, &changes, &actor, now)
         })
-        .await
-        .map_err(Error::internal)??;
+        .await;
+        let plan = match planned {
+            Ok(plan) => plan?,
+            // Input that makes the document library fail this badly is refused like any
+            // other bad change, so that the device stops retrying it.
+            Err(e) if e.is_panic() => {
+                tracing::error!(%id, "merging pushed changes panicked");
+                return Ok(PushOutcome::Rejected(Rejection {
+                    code: ErrorCode::ChangeUndecodable,
+                    message: format!(
+                        "work order {}: the server could not process these changes; nothing of this document was stored",
+                        human_number(&id)
+                    ),
+                    accepted: 0,
+                }));
+            }
+            Err(e) => return Err(Error::internal(e)),
+        };
         match plan {
             PushPlan::AlreadyStored => return Ok(PushOutcome::Accepted { new_changes: 0 }),
             PushPlan::Reject(rejection) => return Ok(PushOutcome::Rejected(rejection)),
