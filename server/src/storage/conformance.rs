@@ -10,8 +10,9 @@ use fieldsync_proto::{
 };
 
 use super::{
-    CandidateQuery, CommitOutcome, Delivery, DeliveryRecord, DocumentCommit, NewChange, NewSession,
-    Part, Scope, Seq, SharedStorage, StorageError, TokenHash, User, UserRecord, WorkOrderQuery,
+    CandidateQuery, CommitNotice, CommitOutcome, Delivery, DeliveryRecord, DocumentCommit,
+    NewChange, NewSession, Part, Scope, Seq, SharedStorage, StorageError, TokenHash, User,
+    UserRecord, WorkOrderQuery,
 };
 
 /// Runs every check in this module.
@@ -24,7 +25,53 @@ pub async fn run_all(store: SharedStorage) {
     deliveries(store.clone()).await;
     work_order_lists(store.clone()).await;
     import_is_all_or_nothing(store.clone()).await;
+    commit_notices(store.clone()).await;
     parts_catalogue(store).await;
+}
+
+/// Every committed update is announced once, with the assignee before and after; refused
+/// commits are not announced.
+pub async fn commit_notices(store: SharedStorage) {
+    let mut feed = store.subscribe();
+    let id = WorkOrderId::new();
+    let (a, b) = (UserId::new(), UserId::new());
+    let first = commit_ok(&store, new_doc(id, Some(a), vec![change(1)])).await;
+    let refused = store
+        .commit(new_doc(id, None, vec![change(2)]))
+        .await
+        .expect("commit");
+    assert_eq!(refused, CommitOutcome::VersionConflict);
+    let mut reassign = new_doc(id, Some(b), vec![change(3)]);
+    reassign.expected = Some(first);
+    let second = commit_ok(&store, reassign).await;
+
+    let mut mine = Vec::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while mine.len() < 2 && std::time::Instant::now() < deadline {
+        match tokio::time::timeout(std::time::Duration::from_secs(5), feed.recv()).await {
+            Ok(Ok(notice)) if notice.doc == id => mine.push(notice),
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => panic!("feed failed: {e}"),
+            Err(_) => break,
+        }
+    }
+    assert_eq!(
+        mine,
+        vec![
+            CommitNotice {
+                doc: id,
+                seq: first,
+                assignee: Some(a),
+                previous_assignee: None
+            },
+            CommitNotice {
+                doc: id,
+                seq: second,
+                assignee: Some(b),
+                previous_assignee: Some(a)
+            },
+        ]
+    );
 }
 
 fn unique(prefix: &str) -> String {

@@ -229,10 +229,29 @@ pub struct Part {
     pub safety_stock: i64,
 }
 
+/// Announced after every committed document update, so that live connections (devices, the
+/// console) learn of it at once. Backends announce only after the commit is durable; a backend
+/// shared by several server instances announces commits made through any of them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CommitNotice {
+    pub doc: WorkOrderId,
+    pub seq: Seq,
+    pub assignee: Option<UserId>,
+    /// The assignee before this commit, so that a device losing the job hears of it too.
+    pub previous_assignee: Option<UserId>,
+}
+
+/// How many notices a slow listener may fall behind before it is told it lagged (and then
+/// simply syncs): bounded, so no listener can hold memory.
+pub const COMMIT_FEED_CAPACITY: usize = 1024;
+
 #[async_trait]
 pub trait Storage: Send + Sync + 'static {
     /// Answers when the database does.
     async fn ping(&self) -> Result<(), StorageError>;
+
+    /// Notices of committed document updates from now on.
+    fn subscribe(&self) -> tokio::sync::broadcast::Receiver<CommitNotice>;
 
     // Users, devices, sessions.
     async fn create_user(&self, user: UserRecord) -> Result<(), StorageError>;

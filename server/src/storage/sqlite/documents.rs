@@ -117,16 +117,32 @@ pub fn max_seq(tx: &Transaction<'_>) -> Result<Seq, StorageError> {
 /// Checks the version, takes the next sequence number and writes the update. The caller
 /// rolls back unless the outcome is `Committed`.
 pub fn commit(tx: &Transaction<'_>, c: &DocumentCommit) -> Result<CommitOutcome, StorageError> {
+    commit_noting(tx, c).map(|(outcome, _)| outcome)
+}
+
+/// Commits and also returns who was assigned before, for the commit notice.
+pub fn commit_noting(
+    tx: &Transaction<'_>,
+    c: &DocumentCommit,
+) -> Result<(CommitOutcome, Option<UserId>), StorageError> {
     let doc = c.doc.to_string();
-    let current: Option<i64> = tx
-        .prepare_cached("SELECT updated_seq FROM documents WHERE id = ?1")
+    let row: Option<(i64, Option<String>)> = tx
+        .prepare_cached("SELECT updated_seq, assignee FROM documents WHERE id = ?1")
         .map_err(db_err)?
-        .query_row([&doc], |r| r.get(0))
+        .query_row([&doc], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()
         .map_err(db_err)?;
+    let (current, previous_assignee) = match row {
+        Some((seq, assignee)) => (Some(seq), assignee),
+        None => (None, None),
+    };
+    let previous_assignee = previous_assignee
+        .map(|a| a.parse::<UserId>())
+        .transpose()
+        .map_err(|e| StorageError::Database(e.to_string()))?;
     let current = current.map(seq_from_db).transpose()?;
     if current != c.expected {
-        return Ok(CommitOutcome::VersionConflict);
+        return Ok((CommitOutcome::VersionConflict, previous_assignee));
     }
     let seq: i64 = tx
         .prepare_cached("UPDATE sequence SET value = value + 1 WHERE id = 1 RETURNING value")
@@ -196,7 +212,10 @@ pub fn commit(tx: &Transaction<'_>, c: &DocumentCommit) -> Result<CommitOutcome,
         .execute(params![device.to_string(), doc])
         .map_err(db_err)?;
     }
-    Ok(CommitOutcome::Committed(seq_from_db(seq)?))
+    Ok((
+        CommitOutcome::Committed(seq_from_db(seq)?),
+        previous_assignee,
+    ))
 }
 
 pub fn list(tx: &Transaction<'_>, q: &WorkOrderQuery) -> Result<SummaryPage, StorageError> {

@@ -19,9 +19,9 @@ use fieldsync_proto::{DeviceId, Role, Timestamp, UserId, WorkOrderId};
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
 use super::{
-    CandidateQuery, CommitOutcome, Delivery, DeliveryRecord, DocumentCommit, NewSession, Part,
-    PullCandidate, Seq, Session, Storage, StorageError, StoredDocument, SummaryPage, TokenHash,
-    User, UserRecord, WorkOrderQuery,
+    CandidateQuery, CommitNotice, CommitOutcome, Delivery, DeliveryRecord, DocumentCommit,
+    NewSession, Part, PullCandidate, Seq, Session, Storage, StorageError, StoredDocument,
+    SummaryPage, TokenHash, User, UserRecord, WorkOrderQuery, COMMIT_FEED_CAPACITY,
 };
 
 /// Reader connections kept open for reuse; more are opened under load and closed after.
@@ -37,6 +37,7 @@ struct Inner {
     path: PathBuf,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
+    feed: tokio::sync::broadcast::Sender<CommitNotice>,
 }
 
 impl std::fmt::Debug for SqliteStorage {
@@ -96,6 +97,7 @@ impl SqliteStorage {
                 path,
                 writer: Mutex::new(writer),
                 readers: Mutex::new(Vec::new()),
+                feed: tokio::sync::broadcast::Sender::new(COMMIT_FEED_CAPACITY),
             }),
         })
     }
@@ -262,12 +264,31 @@ impl Storage for SqliteStorage {
         self.read(move |tx| documents::load(tx, id)).await
     }
 
+    fn subscribe(&self) -> tokio::sync::broadcast::Receiver<CommitNotice> {
+        self.inner.feed.subscribe()
+    }
+
     async fn commit(&self, commit: DocumentCommit) -> Result<CommitOutcome, StorageError> {
-        self.write_if(move |tx| {
-            let outcome = documents::commit(tx, &commit)?;
-            Ok((outcome, matches!(outcome, CommitOutcome::Committed(_))))
-        })
-        .await
+        let (doc, assignee) = (commit.doc, commit.summary.assignee);
+        let (outcome, previous_assignee) = self
+            .write_if(move |tx| {
+                let (outcome, previous) = documents::commit_noting(tx, &commit)?;
+                Ok((
+                    (outcome, previous),
+                    matches!(outcome, CommitOutcome::Committed(_)),
+                ))
+            })
+            .await?;
+        if let CommitOutcome::Committed(seq) = outcome {
+            // Nobody listening is fine: the notice only saves a device from waiting.
+            let _ = self.inner.feed.send(CommitNotice {
+                doc,
+                seq,
+                assignee,
+                previous_assignee,
+            });
+        }
+        Ok(outcome)
     }
 
     async fn import(&self, commits: Vec<DocumentCommit>) -> Result<(), StorageError> {
