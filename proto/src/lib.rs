@@ -13,6 +13,7 @@ mod document;
 mod followup;
 mod ids;
 mod kpi;
+pub mod live;
 mod priority;
 mod sla;
 mod status;
