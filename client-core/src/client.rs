@@ -2,6 +2,7 @@
 //! store; `login`, `sync` and `technicians` talk to the server.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use fieldsync_proto::api::{LoginRequest, TechnicianInfo};
 use fieldsync_proto::{
@@ -10,6 +11,7 @@ use fieldsync_proto::{
 
 use crate::edit::RejectedChange;
 use crate::error::{Error, Result};
+use crate::events::{ChangeSource, Hub, Subscription, SyncState, SyncStatus};
 use crate::local;
 use crate::query::ListQuery;
 use crate::remote::{self, Remote};
@@ -23,14 +25,24 @@ use crate::sync::{self, SyncProgress, SyncReport};
 pub struct Client {
     store: Store,
     remote: Remote,
+    hub: Arc<Hub>,
+    /// One sync at a time, whoever asks (the app, the background agent): two concurrent
+    /// rounds would push the same outbox rows twice.
+    sync_lock: tokio::sync::Mutex<()>,
 }
 
 impl Client {
     /// Opens (creating if needed) the store `dir/fieldsync.db`. Does not touch the network.
     pub fn open(dir: impl AsRef<Path>) -> Result<Client> {
+        let store = Store::open(dir.as_ref())?;
+        let hub = Hub::new();
+        let pending = store.read(outbox::outbox_count)?;
+        hub.update_status(|s| s.pending_changes = pending as u64);
         Ok(Client {
-            store: Store::open(dir.as_ref())?,
+            store,
             remote: Remote::default(),
+            hub,
+            sync_lock: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -123,6 +135,8 @@ impl Client {
             meta::set_session(tx, &stored)
         })?;
         tracing::info!(user = %session.username, device = %session.device_id, "logged in");
+        // A background agent paused by refused credentials carries on.
+        self.hub.wake.notify_one();
         Ok(session)
     }
 
@@ -180,15 +194,24 @@ impl Client {
     /// Does `action` as the signed-in user; durable when this returns.
     pub fn act(&self, id: WorkOrderId, action: Action) -> Result<WorkOrderView> {
         let now = Timestamp::now();
-        let view = self.store.write(|tx| local::act(tx, id, &action, now))?;
+        let (view, pending) = self.store.write(|tx| {
+            let view = local::act(tx, id, &action, now)?;
+            Ok((view, outbox::outbox_count(tx)?))
+        })?;
         tracing::debug!(work_order = %view.number, action = action.name(), "action recorded");
+        self.hub.local_edit(id, pending);
         Ok(view)
     }
 
     /// Creates a work order (office roles only); it reaches the server on the next sync.
     pub fn create_work_order(&self, new: NewWorkOrder) -> Result<WorkOrderView> {
         let now = Timestamp::now();
-        self.store.write(|tx| local::create(tx, new, now))
+        let (view, pending) = self.store.write(|tx| {
+            let view = local::create(tx, new, now)?;
+            Ok((view, outbox::outbox_count(tx)?))
+        })?;
+        self.hub.local_edit(view.id, pending);
+        Ok(view)
     }
 
     /// Pushes the outbox and pulls until caught up.
@@ -196,12 +219,63 @@ impl Client {
         self.sync_with_progress(&|_| {}).await
     }
 
-    /// `sync`, reporting progress after every round.
+    /// `sync`, reporting progress after every round. Waits for a sync already running (the
+    /// background agent's, say) to finish first. Subscribers see the sync state and every
+    /// work order the sync changed.
     pub async fn sync_with_progress(
         &self,
         progress: &(dyn Fn(SyncProgress) + Send + Sync),
     ) -> Result<SyncReport> {
-        sync::run(&self.store, &self.remote, progress).await
+        let _one_at_a_time = self.sync_lock.lock().await;
+        self.hub
+            .update_status(|s| s.state = SyncState::Syncing(SyncProgress::default()));
+        let report_progress = |p: SyncProgress| {
+            self.hub.update_status(|s| s.state = SyncState::Syncing(p));
+            progress(p);
+        };
+        let announce = |docs: &[WorkOrderId]| self.hub.changed(docs.to_vec(), ChangeSource::Server);
+        let result = sync::run(&self.store, &self.remote, &report_progress, &announce).await;
+        let pending = self.store.read(outbox::outbox_count).unwrap_or(0) as u64;
+        self.hub.update_status(|s| {
+            s.pending_changes = pending;
+            match &result {
+                Ok(_) => {
+                    s.state = SyncState::Idle;
+                    s.last_synced_at = Some(Timestamp::now());
+                }
+                Err(e) if e.is_retryable() => {
+                    s.state = SyncState::Offline {
+                        message: e.to_string(),
+                    }
+                }
+                Err(e) => {
+                    s.state = SyncState::Error {
+                        message: e.to_string(),
+                    }
+                }
+            }
+        });
+        result
+    }
+
+    /// Events from now on: work orders changed here or by a sync, and sync status changes.
+    /// Dropping the subscription unsubscribes.
+    pub fn subscribe(&self) -> Subscription {
+        self.hub.subscribe()
+    }
+
+    /// The sync state now, with the number of unsynced changes.
+    pub fn sync_status(&self) -> SyncStatus {
+        self.hub.status()
+    }
+
+    pub(crate) fn hub(&self) -> &Arc<Hub> {
+        &self.hub
+    }
+
+    /// The session with its token, for the live connection.
+    pub(crate) fn stored_session(&self) -> Result<Option<crate::session::StoredSession>> {
+        self.store.read(meta::get_session)
     }
 
     /// Local changes not yet acknowledged by the server.

@@ -13,9 +13,11 @@
 //! # Ok(()) }
 //! ```
 
+mod agent;
 mod client;
 mod edit;
 mod error;
+mod events;
 mod local;
 mod query;
 mod remote;
@@ -28,9 +30,11 @@ mod testing;
 
 pub mod cli;
 
+pub use agent::{AgentOptions, SyncAgent};
 pub use client::Client;
 pub use edit::{LocalEdit, RejectedChange};
 pub use error::{Error, Result, StoreError};
+pub use events::{ChangeSource, ClientEvent, Subscription, SyncState, SyncStatus};
 pub use fieldsync_proto::api::TechnicianInfo;
 pub use query::{ListOrder, ListQuery};
 pub use session::Session;

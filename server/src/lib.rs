@@ -8,6 +8,7 @@ mod accounts;
 pub mod auth;
 pub mod demo;
 mod error;
+pub mod live;
 mod routes;
 mod server;
 mod state;

@@ -104,6 +104,7 @@ impl RunningServer {
 
     /// Stops accepting connections and waits for requests in flight to finish.
     pub async fn shutdown(mut self) {
+        self.state.begin_shutdown();
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }

@@ -22,6 +22,8 @@ struct Inner {
     /// Automerge actor of edits made through the JSON API, new for every process so that it
     /// never repeats a sequence number another process (or a device) used.
     server_actor: ActorId,
+    /// Flips to `true` when the server shuts down, so that long-lived connections close.
+    shutdown: tokio::sync::watch::Sender<bool>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -38,6 +40,7 @@ impl AppState {
             inner: Arc::new(Inner {
                 storage,
                 server_actor: ActorId::random(),
+                shutdown: tokio::sync::watch::Sender::new(false),
             }),
         }
     }
@@ -48,6 +51,17 @@ impl AppState {
 
     pub fn server_actor(&self) -> &ActorId {
         &self.inner.server_actor
+    }
+
+    /// Becomes `true` when the server starts shutting down.
+    pub fn shutdown_signal(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.inner.shutdown.subscribe()
+    }
+
+    /// Tells long-lived connections (live WebSockets) to close: a graceful shutdown waits for
+    /// requests in flight, and upgraded connections would otherwise never end.
+    pub fn begin_shutdown(&self) {
+        self.inner.shutdown.send_replace(true);
     }
 
     /// Creates an account after checking every field; the password is stored only hashed.

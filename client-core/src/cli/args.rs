@@ -77,6 +77,8 @@ pub enum Command {
 
     /// Upload local changes and download what is new.
     Sync,
+    /// Stay connected and print changes as they arrive (ctrl-c to stop).
+    Watch(WatchArgs),
     /// Pending and refused changes, sync position, who is signed in.
     Status,
     /// Changes the server refused, with its reasons.
@@ -299,6 +301,13 @@ pub struct CancelArgs {
     pub wo: String,
     #[arg(long)]
     pub reason: String,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Stop after this many seconds.
+    #[arg(long = "for", value_name = "SECONDS")]
+    pub for_seconds: Option<u64>,
 }
 
 #[derive(Debug, Args)]

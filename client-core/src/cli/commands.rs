@@ -36,6 +36,9 @@ pub fn store_dir(flag: Option<PathBuf>) -> Result<PathBuf> {
 /// Opens the store and runs the command; returns what to print on standard output.
 pub async fn run(cli: Cli) -> Result<String> {
     let client = Client::open(store_dir(cli.store)?)?;
+    if let Command::Watch(a) = cli.command {
+        return super::watch::watch(std::sync::Arc::new(client), a.for_seconds, cli.json).await;
+    }
     execute(&client, cli.command, cli.json).await
 }
 
@@ -231,6 +234,9 @@ pub(crate) async fn execute(client: &Client, command: Command, as_json: bool) ->
         Command::Cancel(a) => act(&a.wo, Action::Cancel { reason: a.reason }, "cancelled"),
         Command::Close(a) => act(&a.wo, Action::Close, "closed"),
         Command::Sync => sync(client, as_json).await,
+        Command::Watch(_) => Err(Error::InvalidInput(
+            "`watch` runs from the command line only".into(),
+        )),
         Command::Status => status(client, as_json),
         Command::Rejected(a) => {
             let list = client.rejected_changes()?;

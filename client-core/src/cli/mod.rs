@@ -5,6 +5,7 @@
 mod args;
 mod commands;
 mod output;
+mod watch;
 
 use std::io::Write;
 use std::process::ExitCode;

@@ -26,10 +26,14 @@ pub(crate) struct Applied {
     pub pulled_docs: usize,
     /// Documents newly waiting for a full copy.
     pub needs_resync: Vec<WorkOrderId>,
+    /// Documents whose local copy changed or went away, for change notifications.
+    pub changed: Vec<WorkOrderId>,
 }
 
 enum UpdateOutcome {
     Stored,
+    /// Nothing new in it (the device's own changes coming back, say).
+    Unchanged,
     Removed,
     /// Removed from scope, but kept until its local changes are acknowledged.
     Kept,
@@ -77,6 +81,7 @@ pub(crate) fn apply_response(
                 resync::mark_resync(tx, doc, &reason, now)?;
                 tracing::warn!(%doc, %number, code = %rejection.code, "change refused by the server");
                 applied.needs_resync.push(doc);
+                applied.changed.push(doc);
                 applied.rejected_docs += 1;
             }
         }
@@ -85,8 +90,17 @@ pub(crate) fn apply_response(
     let mut answered = HashSet::new();
     for update in &resp.updates {
         answered.insert(update.doc);
-        match apply_update(tx, update, now)? {
-            UpdateOutcome::Stored | UpdateOutcome::Removed | UpdateOutcome::Kept => {
+        let outcome = apply_update(tx, update, now)?;
+        if matches!(outcome, UpdateOutcome::Stored | UpdateOutcome::Removed)
+            && !applied.changed.contains(&update.doc)
+        {
+            applied.changed.push(update.doc);
+        }
+        match outcome {
+            UpdateOutcome::Stored
+            | UpdateOutcome::Unchanged
+            | UpdateOutcome::Removed
+            | UpdateOutcome::Kept => {
                 applied.pulled_docs += 1;
                 if matches!(update.payload, UpdatePayload::Snapshot(_)) {
                     applied.needs_resync.retain(|d| *d != update.doc);
@@ -217,7 +231,7 @@ fn apply_changes(
         }
     };
     if new.is_empty() {
-        return Ok(UpdateOutcome::Stored);
+        return Ok(UpdateOutcome::Unchanged);
     }
     let wo = match doc.read_valid(id) {
         Ok(wo) => wo,

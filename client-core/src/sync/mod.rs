@@ -46,11 +46,13 @@ pub struct SyncProgress {
     pub bytes_done: u64,
 }
 
-/// Runs rounds until nothing is left to push or pull.
+/// Runs rounds until nothing is left to push or pull. `changed` hears, after each round's
+/// commit, which documents that round changed on this device.
 pub(crate) async fn run(
     store: &Store,
     remote: &Remote,
     progress: &(dyn Fn(SyncProgress) + Send + Sync),
+    changed: &(dyn Fn(&[WorkOrderId]) + Send + Sync),
 ) -> Result<SyncReport> {
     let session = store.read(meta::get_session)?.ok_or(Error::NotLoggedIn)?;
     let server = session.session.server_url.clone();
@@ -75,6 +77,7 @@ pub(crate) async fn run(
             .await?;
         let now = Timestamp::now();
         let applied = store.write(|tx| apply::apply_response(tx, &outgoing, &response, now))?;
+        changed(&applied.changed);
 
         report.rounds += 1;
         report.pushed_docs += outgoing.request.push.len();

@@ -3,6 +3,7 @@
 
 mod extract;
 mod health;
+mod live;
 mod login;
 mod people;
 mod sync;
@@ -38,6 +39,7 @@ pub fn app(state: AppState) -> Router {
     let frames = sync::routes().layer(RequestBodyLimitLayer::new(wire::MAX_FRAME_BYTES));
     Router::new()
         .merge(health::routes())
+        .merge(live::routes())
         .merge(json)
         .merge(frames)
         .fallback(not_found)

@@ -1,0 +1,77 @@
+//! `GET /v1/live`: the WebSocket through which devices hear of new commits at once.
+//!
+//! Authentication is the bearer token of `POST /v1/login`, in the `Authorization` header of
+//! the handshake, or, for clients that cannot set headers on a WebSocket (browsers), in the
+//! `token` query parameter. Request logs record the path only, never the query.
+
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::header::AUTHORIZATION;
+use axum::http::HeaderValue;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use fieldsync_proto::live::{LIVE_PATH, LIVE_TOKEN_PARAM};
+
+use crate::auth::AuthUser;
+use crate::error::Error;
+use crate::state::AppState;
+
+/// Largest message a device may send on the live channel; it has nothing to say but pongs.
+const MAX_INCOMING_BYTES: usize = 4 * 1024;
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route(LIVE_PATH, get(live))
+}
+
+/// The token from `?token=`, if the query has one.
+fn query_token(query: Option<&str>) -> Option<String> {
+    query?.split('&').find_map(|pair| {
+        let (name, value) = pair.split_once('=')?;
+        // Tokens are hex, so they need no percent-decoding.
+        (name == LIVE_TOKEN_PARAM && !value.is_empty()).then(|| value.to_owned())
+    })
+}
+
+async fn live(State(state): State<AppState>, request: Request) -> Result<Response, Error> {
+    let (mut parts, _body) = request.into_parts();
+    if !parts.headers.contains_key(AUTHORIZATION) {
+        if let Some(token) = query_token(parts.uri.query()) {
+            let value = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
+                Error::Unauthorized("the token in the query is not valid; sign in again".into())
+            })?;
+            parts.headers.insert(AUTHORIZATION, value);
+        }
+    }
+    let auth = AuthUser::from_request_parts(&mut parts, &state).await?;
+    let upgrade = WebSocketUpgrade::from_request_parts(&mut parts, &state)
+        .await
+        .map_err(|e| {
+            Error::InvalidInput(format!(
+                "{LIVE_PATH} is a WebSocket endpoint; connect with a WebSocket client ({e})"
+            ))
+        })?;
+    // Subscribed before answering, so that no commit falls between the handshake and the
+    // connection's first look at the feed.
+    let feed = state.storage().subscribe();
+    let scope = auth.scope();
+    tracing::info!(user = %auth.user.username, device = %auth.device, "live connection");
+    Ok(upgrade
+        .max_message_size(MAX_INCOMING_BYTES)
+        .on_upgrade(move |socket| crate::live::serve(socket, state, scope, feed))
+        .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_token_is_found_among_other_parameters() {
+        assert_eq!(query_token(Some("token=abc")), Some("abc".into()));
+        assert_eq!(query_token(Some("x=1&token=abc&y=2")), Some("abc".into()));
+        assert_eq!(query_token(Some("token=")), None);
+        assert_eq!(query_token(Some("tokens=abc")), None);
+        assert_eq!(query_token(None), None);
+    }
+}
