@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use fieldsync_client::{AgentOptions, ChangeSource, Client, ClientEvent, SyncAgent, Subscription};
 use fieldsync_proto::{
-    Action, NewPartUsage, Role, Status, UserId, WorkOrderId, WorkOrderView,
+    Action, NewPartUsage, Role, ScheduleWindow, Status, Timestamp, UserId, WorkOrderId,
+    WorkOrderView,
 };
 use fieldsync_server::{NewUser, RunningServer, ServerOptions, TechnicianProfile};
 use fieldsync_tests::{intake, PASSWORD};
@@ -139,6 +140,22 @@ impl Device {
     }
 }
 
+/// A visit window `minutes` from a fixed base: the dispatcher's edit in these tests.
+fn visit(minutes: i64) -> Action {
+    let start = Timestamp(1_900_000_000_000).plus_minutes(minutes);
+    Action::Reschedule {
+        window: Some(ScheduleWindow {
+            start,
+            end: start.plus_minutes(60),
+        }),
+    }
+}
+
+fn visit_start(v: &WorkOrderView) -> Option<i64> {
+    v.schedule
+        .map(|w| (w.start.millis() - Timestamp(1_900_000_000_000).millis()) / 60_000)
+}
+
 /// Polls `check` until it holds; fails after `limit`.
 async fn eventually(what: &str, limit: Duration, mut check: impl FnMut() -> bool) {
     let start = Instant::now();
@@ -232,13 +249,13 @@ async fn edits_reach_a_connected_device_within_a_bound() {
     let mut office_to_tech = Vec::new();
     let mut tech_to_office = Vec::new();
     for round in 0..15 {
-        let text = format!("call the customer first (round {round})");
+        let minutes = 60 + round;
         let sent = Instant::now();
-        office
-            .client
-            .act(id, Action::EditNotes { text: text.clone() })
-            .expect("office edit");
-        let seen = server_change(&mut tech_events, &tech.client, id, |v| v.notes == text).await;
+        office.client.act(id, visit(minutes)).expect("office edit");
+        let seen = server_change(&mut tech_events, &tech.client, id, |v| {
+            visit_start(v) == Some(minutes)
+        })
+        .await;
         office_to_tech.push(seen - sent);
 
         let part = format!("FUSE-{round}");
@@ -325,12 +342,12 @@ async fn connected_devices_reconnect_and_converge_after_a_server_restart() {
     for action in [Action::Accept, Action::StartTravel, Action::Arrive, Action::StartWork] {
         tech.client.act(id, action).expect("field step");
     }
-    office
-        .client
+    office.client.act(id, visit(30)).expect("office reschedules");
+    tech.client
         .act(id, Action::EditNotes { text: "Gate code 4711".into() })
-        .expect("office note");
+        .expect("tech note");
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(tech.pending() >= 4, "nothing could be uploaded");
+    assert!(tech.pending() >= 5, "nothing could be uploaded");
 
     server.restart().await;
     eventually("everything uploaded and live again", Duration::from_secs(20), || {
@@ -348,17 +365,16 @@ async fn connected_devices_reconnect_and_converge_after_a_server_restart() {
             && b.status == Status::InProgress
             && a.notes == "Gate code 4711"
             && b.notes == "Gate code 4711"
+            && visit_start(&a) == Some(30)
+            && visit_start(&b) == Some(30)
             && a.status_events.len() == b.status_events.len()
     })
     .await;
 
     // And the live path works again after the restart.
     let mut events = tech.client.subscribe();
-    office
-        .client
-        .act(id, Action::EditNotes { text: "Gate code 4712".into() })
-        .expect("office note");
-    server_change(&mut events, &tech.client, id, |v| v.notes == "Gate code 4712").await;
+    office.client.act(id, visit(90)).expect("office reschedules");
+    server_change(&mut events, &tech.client, id, |v| visit_start(v) == Some(90)).await;
     drop(server);
 }
 
