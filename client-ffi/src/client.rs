@@ -37,13 +37,19 @@ impl std::fmt::Debug for FieldsyncClient {
 
 fn work_order_id(text: &str) -> Result<WorkOrderId> {
     text.trim().parse().map_err(|e| {
-        FieldsyncError::invalid(format!("'{text}' is not a work order id ({e}); use the `id` of a summary"))
+        FieldsyncError::invalid(format!(
+            "'{text}' is not a work order id ({e}); use the `id` of a summary"
+        ))
     })
 }
 
 /// `pressure=2.4:bar` → a measurement named pressure of 2.4 bar.
 fn measurement(text: &str) -> Result<Measurement> {
-    let bad = || FieldsyncError::invalid(format!("'{text}' is not a measurement like pressure=2.4:bar"));
+    let bad = || {
+        FieldsyncError::invalid(format!(
+            "'{text}' is not a measurement like pressure=2.4:bar"
+        ))
+    };
     let (name, rest) = text.split_once('=').ok_or_else(bad)?;
     let (value, unit) = rest.split_once(':').unwrap_or((rest, ""));
     let value: f64 = value.trim().parse().map_err(|_| bad())?;
@@ -167,7 +173,12 @@ impl FieldsyncClient {
     }
 
     /// `reason`: `waiting_for_parts`, `customer_absent` or `customer_request`.
-    pub fn hold(&self, id: String, reason: String, note: Option<String>) -> Result<WorkOrderDetails> {
+    pub fn hold(
+        &self,
+        id: String,
+        reason: String,
+        note: Option<String>,
+    ) -> Result<WorkOrderDetails> {
         let reason: HoldReason = reason
             .parse()
             .map_err(|e| FieldsyncError::invalid(format!("hold reason: {e}")))?;
@@ -252,15 +263,17 @@ impl FieldsyncClient {
     /// Any action, as the JSON the server's `/v1/work-orders/{id}/actions` takes, for actions
     /// without a method of their own (reschedule, classify).
     pub fn act_json(&self, id: String, action_json: String) -> Result<WorkOrderDetails> {
-        let action: Action = serde_json::from_str(&action_json)
-            .map_err(|e| FieldsyncError::invalid(format!("the action is not valid JSON for an action: {e}")))?;
+        let action: Action = serde_json::from_str(&action_json).map_err(|e| {
+            FieldsyncError::invalid(format!("the action is not valid JSON for an action: {e}"))
+        })?;
         self.act(&id, action)
     }
 
     /// Office roles: creates a work order from a `NewWorkOrder` JSON intake.
     pub fn create_work_order_json(&self, intake_json: String) -> Result<WorkOrderDetails> {
-        let new: NewWorkOrder = serde_json::from_str(&intake_json)
-            .map_err(|e| FieldsyncError::invalid(format!("the intake is not a valid work order: {e}")))?;
+        let new: NewWorkOrder = serde_json::from_str(&intake_json).map_err(|e| {
+            FieldsyncError::invalid(format!("the intake is not a valid work order: {e}"))
+        })?;
         Ok(self.client.create_work_order(new)?.into())
     }
 
@@ -343,7 +356,10 @@ mod tests {
     #[test]
     fn measurements_parse_like_the_cli() {
         let m = measurement("pressure = 2.4 : bar").expect("ok");
-        assert_eq!((m.name.as_str(), m.value, m.unit.as_str()), ("pressure", 2.4, "bar"));
+        assert_eq!(
+            (m.name.as_str(), m.value, m.unit.as_str()),
+            ("pressure", 2.4, "bar")
+        );
         assert!(measurement("2.4bar").is_err());
         assert!(measurement("p=inf:bar").is_err());
     }

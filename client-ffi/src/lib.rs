@@ -16,9 +16,9 @@ pub use client::FieldsyncClient;
 pub use error::FieldsyncError;
 pub use listener::{ClientListener, TaskHandle};
 pub use records::{
-    BackgroundSyncOptions, PartUsageInput, PartUsageRecord, RejectedChangeRecord, RepairRecordInput,
-    SessionInfo, SyncReportRecord, SyncStateRecord, SyncStatusRecord, WorkOrderDetails,
-    WorkOrderSummaryRecord,
+    BackgroundSyncOptions, PartUsageInput, PartUsageRecord, RejectedChangeRecord,
+    RepairRecordInput, SessionInfo, SyncReportRecord, SyncStateRecord, SyncStatusRecord,
+    WorkOrderDetails, WorkOrderSummaryRecord,
 };
 
 uniffi::setup_scaffolding!();

@@ -49,7 +49,10 @@ mod tests {
 
     #[test]
     fn notices_are_small_tagged_json() {
-        for notice in [LiveNotice::Ready { seq: 0 }, LiveNotice::Changed { seq: 42 }] {
+        for notice in [
+            LiveNotice::Ready { seq: 0 },
+            LiveNotice::Changed { seq: 42 },
+        ] {
             let text = notice.to_text();
             assert_eq!(
                 serde_json::to_string(&notice).expect("json"),

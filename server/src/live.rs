@@ -59,7 +59,11 @@ fn coalesce(
 
 async fn send(socket: &mut WebSocket, notice: LiveNotice) -> bool {
     matches!(
-        timeout(SEND_TIMEOUT, socket.send(Message::Text(notice.to_text().into()))).await,
+        timeout(
+            SEND_TIMEOUT,
+            socket.send(Message::Text(notice.to_text().into()))
+        )
+        .await,
         Ok(Ok(()))
     )
 }
@@ -193,11 +197,8 @@ mod tests {
         for n in [notice(2, Some(ana), None), notice(3, Some(ben), None)] {
             tx.send(n).expect("send");
         }
-        let (latest, lagged) = coalesce(
-            Scope::AssignedTo(ana),
-            notice(1, Some(ben), None),
-            &mut rx,
-        );
+        let (latest, lagged) =
+            coalesce(Scope::AssignedTo(ana), notice(1, Some(ben), None), &mut rx);
         assert_eq!((latest, lagged), (Some(2), false));
         assert!(rx.try_recv().is_err(), "drained");
 
@@ -208,7 +209,8 @@ mod tests {
         for seq in 10..20 {
             tx.send(notice(seq, Some(ben), None)).expect("send");
         }
-        let (latest, lagged) = coalesce(Scope::AssignedTo(ana), notice(9, Some(ana), None), &mut rx);
+        let (latest, lagged) =
+            coalesce(Scope::AssignedTo(ana), notice(9, Some(ana), None), &mut rx);
         assert_eq!(latest, Some(9));
         assert!(lagged, "the ring of 8 overflowed");
     }

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use fieldsync_client::{AgentOptions, ChangeSource, Client, ClientEvent, SyncAgent, Subscription};
+use fieldsync_client::{AgentOptions, ChangeSource, Client, ClientEvent, Subscription, SyncAgent};
 use fieldsync_proto::{
     Action, NewPartUsage, Role, ScheduleWindow, Status, Timestamp, UserId, WorkOrderId,
     WorkOrderView,
@@ -160,7 +160,10 @@ fn visit_start(v: &WorkOrderView) -> Option<i64> {
 async fn eventually(what: &str, limit: Duration, mut check: impl FnMut() -> bool) {
     let start = Instant::now();
     while !check() {
-        assert!(start.elapsed() < limit, "timed out after {limit:?} waiting for {what}");
+        assert!(
+            start.elapsed() < limit,
+            "timed out after {limit:?} waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
@@ -176,9 +179,10 @@ async fn server_change(
     let wait = async {
         loop {
             match events.next().await {
-                Some(ClientEvent::Changed { docs, source: ChangeSource::Server })
-                    if docs.contains(&doc) =>
-                {
+                Some(ClientEvent::Changed {
+                    docs,
+                    source: ChangeSource::Server,
+                }) if docs.contains(&doc) => {
                     if client.get(doc).is_ok_and(|v| check(&v)) {
                         return Instant::now();
                     }
@@ -328,34 +332,55 @@ async fn connected_devices_reconnect_and_converge_after_a_server_restart() {
         .create_work_order(intake(Some(server.tech)))
         .expect("create")
         .id;
-    eventually("the job reaches the technician", Duration::from_secs(10), || {
-        tech.client.get(id).is_ok()
-    })
+    eventually(
+        "the job reaches the technician",
+        Duration::from_secs(10),
+        || tech.client.get(id).is_ok(),
+    )
     .await;
 
     server.stop().await;
-    eventually("both see the connection drop", Duration::from_secs(10), || {
-        !office.client.sync_status().live && !tech.client.sync_status().live
-    })
+    eventually(
+        "both see the connection drop",
+        Duration::from_secs(10),
+        || !office.client.sync_status().live && !tech.client.sync_status().live,
+    )
     .await;
     // Work goes on on both sides while the server is down.
-    for action in [Action::Accept, Action::StartTravel, Action::Arrive, Action::StartWork] {
+    for action in [
+        Action::Accept,
+        Action::StartTravel,
+        Action::Arrive,
+        Action::StartWork,
+    ] {
         tech.client.act(id, action).expect("field step");
     }
-    office.client.act(id, visit(30)).expect("office reschedules");
+    office
+        .client
+        .act(id, visit(30))
+        .expect("office reschedules");
     tech.client
-        .act(id, Action::EditNotes { text: "Gate code 4711".into() })
+        .act(
+            id,
+            Action::EditNotes {
+                text: "Gate code 4711".into(),
+            },
+        )
         .expect("tech note");
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(tech.pending() >= 5, "nothing could be uploaded");
 
     server.restart().await;
-    eventually("everything uploaded and live again", Duration::from_secs(20), || {
-        office.pending() == 0
-            && tech.pending() == 0
-            && office.client.sync_status().live
-            && tech.client.sync_status().live
-    })
+    eventually(
+        "everything uploaded and live again",
+        Duration::from_secs(20),
+        || {
+            office.pending() == 0
+                && tech.pending() == 0
+                && office.client.sync_status().live
+                && tech.client.sync_status().live
+        },
+    )
     .await;
     eventually("both devices converge", Duration::from_secs(10), || {
         let (Ok(a), Ok(b)) = (office.client.get(id), tech.client.get(id)) else {
@@ -373,8 +398,14 @@ async fn connected_devices_reconnect_and_converge_after_a_server_restart() {
 
     // And the live path works again after the restart.
     let mut events = tech.client.subscribe();
-    office.client.act(id, visit(90)).expect("office reschedules");
-    server_change(&mut events, &tech.client, id, |v| visit_start(v) == Some(90)).await;
+    office
+        .client
+        .act(id, visit(90))
+        .expect("office reschedules");
+    server_change(&mut events, &tech.client, id, |v| {
+        visit_start(v) == Some(90)
+    })
+    .await;
     drop(server);
 }
 
@@ -389,13 +420,21 @@ async fn offline_actions_upload_by_themselves_when_the_network_returns() {
         .expect("create")
         .id;
     let tech = Device::start(&server.url(), "tech", test_options(50)).await;
-    eventually("the job arrives", Duration::from_secs(10), || tech.client.get(id).is_ok()).await;
+    eventually("the job arrives", Duration::from_secs(10), || {
+        tech.client.get(id).is_ok()
+    })
+    .await;
     // The office device is not part of this test; stop its agent so that only the
     // technician's traffic reaches the server.
     drop(office);
 
     server.stop().await;
-    for action in [Action::Accept, Action::StartTravel, Action::Arrive, Action::StartWork] {
+    for action in [
+        Action::Accept,
+        Action::StartTravel,
+        Action::Arrive,
+        Action::StartWork,
+    ] {
         tech.client.act(id, action).expect("field step");
     }
     for n in 0..PARTS {
@@ -424,7 +463,10 @@ async fn offline_actions_upload_by_themselves_when_the_network_returns() {
 
     // Network back: nobody calls sync.
     server.restart().await;
-    eventually("the outbox empties", Duration::from_secs(20), || tech.pending() == 0).await;
+    eventually("the outbox empties", Duration::from_secs(20), || {
+        tech.pending() == 0
+    })
+    .await;
 
     let token = dispatcher_token(&server.url()).await;
     let on_server: WorkOrderView = reqwest::Client::new()

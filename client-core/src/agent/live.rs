@@ -106,14 +106,16 @@ async fn connect_and_listen(
         }
     })?;
     request.headers_mut().insert("authorization", bearer);
-    let (mut socket, _) =
-        match tokio::time::timeout(CONNECT_TIMEOUT, tokio_tungstenite::connect_async(request))
-            .await
-        {
-            Ok(Ok(connected)) => connected,
-            Ok(Err(e)) => return Err(offline(e.to_string())),
-            Err(_) => return Err(offline("the live connection timed out".into())),
-        };
+    let (mut socket, _) = match tokio::time::timeout(
+        CONNECT_TIMEOUT,
+        tokio_tungstenite::connect_async(request),
+    )
+    .await
+    {
+        Ok(Ok(connected)) => connected,
+        Ok(Err(e)) => return Err(offline(e.to_string())),
+        Err(_) => return Err(offline("the live connection timed out".into())),
+    };
     backoff.reset();
     tracing::debug!(%url, "live connection open");
     loop {

@@ -21,7 +21,10 @@ pub(crate) struct Watched {
 }
 
 fn clock() -> String {
-    Timestamp::now().to_datetime().format("%H:%M:%S").to_string()
+    Timestamp::now()
+        .to_datetime()
+        .format("%H:%M:%S")
+        .to_string()
 }
 
 /// One line for a status, or `None` if it says nothing new compared with `before` (progress
@@ -70,7 +73,10 @@ fn change_line(client: &Client, doc: WorkOrderId, source: ChangeSource) -> Strin
             v.customer.name
         ),
         Err(Error::NotFound { .. }) => {
-            format!("{}  removed from this device ({origin})", fieldsync_proto::human_number(&doc))
+            format!(
+                "{}  removed from this device ({origin})",
+                fieldsync_proto::human_number(&doc)
+            )
         }
         Err(e) => format!("{doc}  could not be read: {e}"),
     }
@@ -84,7 +90,11 @@ fn print(line: &str) {
 }
 
 /// Runs the watch; returns the closing line.
-pub(crate) async fn watch(client: Arc<Client>, seconds: Option<u64>, as_json: bool) -> Result<String> {
+pub(crate) async fn watch(
+    client: Arc<Client>,
+    seconds: Option<u64>,
+    as_json: bool,
+) -> Result<String> {
     let session = client.session()?.ok_or(Error::NotLoggedIn)?;
     let mut events = client.subscribe();
     let agent = SyncAgent::start(client.clone(), AgentOptions::default())?;
@@ -119,15 +129,20 @@ pub(crate) async fn watch(client: Arc<Client>, seconds: Option<u64>, as_json: bo
             }
         }
         if as_json {
-            let line = serde_json::to_string(&event)
-                .map_err(|e| Error::InvalidInput(format!("an event cannot be shown as JSON: {e}")))?;
+            let line = serde_json::to_string(&event).map_err(|e| {
+                Error::InvalidInput(format!("an event cannot be shown as JSON: {e}"))
+            })?;
             print(&line);
             continue;
         }
         match event {
             ClientEvent::Changed { docs, source } => {
                 for doc in docs {
-                    print(&format!("{}  {}", clock(), change_line(&client, doc, source)));
+                    print(&format!(
+                        "{}  {}",
+                        clock(),
+                        change_line(&client, doc, source)
+                    ));
                 }
             }
             ClientEvent::Status(status) => {
@@ -137,7 +152,10 @@ pub(crate) async fn watch(client: Arc<Client>, seconds: Option<u64>, as_json: bo
                 last_status = Some(status);
             }
             ClientEvent::Missed { count } => {
-                print(&format!("{}  ({count} events skipped; run `fieldsync list` to see everything)", clock()));
+                print(&format!(
+                    "{}  ({count} events skipped; run `fieldsync list` to see everything)",
+                    clock()
+                ));
             }
         }
     }

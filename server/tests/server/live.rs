@@ -125,7 +125,10 @@ async fn devices_hear_of_commits_in_their_scope_only() {
         other => panic!("unexpected {other:?}"),
     };
     assert!(seq >= 1);
-    assert_eq!(next_notice(&mut office_ws).await, LiveNotice::Changed { seq });
+    assert_eq!(
+        next_notice(&mut office_ws).await,
+        LiveNotice::Changed { seq }
+    );
     assert_quiet(&mut ben_ws).await;
 
     // Reassigned to ben: ana hears of it too, since the job leaves her device.
@@ -146,7 +149,10 @@ async fn devices_hear_of_commits_in_their_scope_only() {
     let mut again = connect_with_header(&url, &ana.token)
         .await
         .expect("reconnects");
-    assert_eq!(next_notice(&mut again).await, LiveNotice::Ready { seq: seq + 1 });
+    assert_eq!(
+        next_notice(&mut again).await,
+        LiveNotice::Ready { seq: seq + 1 }
+    );
 }
 
 #[tokio::test]
