@@ -50,6 +50,7 @@ pub async fn create(
             origin: None,
             received_at: now,
             known_by: None,
+            audit: Vec::new(),
         };
         Ok::<_, Error>((commit, wo))
     })
@@ -100,6 +101,7 @@ pub async fn act(
                 origin: None,
                 received_at: now,
                 known_by: None,
+                audit: Vec::new(),
             };
             Ok::<_, Error>((commit, wo))
         })

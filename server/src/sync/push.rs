@@ -99,6 +99,7 @@ pub fn plan_push(
             origin: Some(actor.device),
             received_at: now,
             known_by: stored.is_none().then_some(actor.device),
+            audit: Vec::new(),
         }),
         new_changes,
     })
