@@ -186,7 +186,9 @@ pub struct AuditEntry {
     /// When the server recorded it.
     pub at: Timestamp,
     pub kind: AuditKind,
-    /// Who acted (for a failed login, the account tried, if it exists).
+    /// The user the entry is about: who signed in or pushed the change, or whose account or
+    /// device an administrator changed (the administrator is named in `detail`). For a failed
+    /// login, the account tried, if it exists.
     pub user: Option<UserId>,
     pub username: Option<String>,
     pub device: Option<DeviceId>,

@@ -152,3 +152,37 @@ pub async fn serve(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn certificate_files_are_loaded_and_mistakes_name_the_file() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let made =
+            rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).expect("certificate");
+        let files = TlsFiles {
+            cert: dir.path().join("cert.pem"),
+            key: dir.path().join("key.pem"),
+        };
+        std::fs::write(&files.cert, made.cert.pem()).expect("write");
+        std::fs::write(&files.key, made.key_pair.serialize_pem()).expect("write");
+        server_config(&files).expect("a usable configuration");
+
+        let missing = TlsFiles {
+            cert: dir.path().join("nope.pem"),
+            ..files.clone()
+        };
+        let err = format!("{:#}", server_config(&missing).expect_err("missing"));
+        assert!(err.contains("nope.pem"), "{err}");
+
+        std::fs::write(&files.key, "not a key").expect("write");
+        let err = format!("{:#}", server_config(&files).expect_err("bad key"));
+        assert!(err.contains("key.pem"), "{err}");
+
+        std::fs::write(&files.cert, "").expect("write");
+        let err = format!("{:#}", server_config(&files).expect_err("empty"));
+        assert!(err.contains("no certificate"), "{err}");
+    }
+}
