@@ -7,12 +7,17 @@ use fieldsync_client::Error;
 #[derive(Debug, thiserror::Error, uniffi::Error)]
 #[uniffi(flat_error)]
 pub enum FieldsyncError {
-    /// Nobody is signed in on this device, or the server refused the credentials: sign in.
+    /// Nobody is signed in on this device, the server refused the credentials, or this device
+    /// was revoked (its data is then removed): sign in.
     #[error("{reason}")]
     NotSignedIn { reason: String },
     /// The server could not be reached; the work is saved and syncs later.
     #[error("{reason}")]
     Offline { reason: String },
+    /// The server's certificate is not trusted: sign in again with the right certificate
+    /// authority, or check the address.
+    #[error("{reason}")]
+    UntrustedServer { reason: String },
     /// The action is not allowed now (wrong status, office-only, invalid values).
     #[error("{reason}")]
     NotAllowed { reason: String },
@@ -40,10 +45,11 @@ impl From<Error> for FieldsyncError {
     fn from(e: Error) -> Self {
         let reason = e.to_string();
         match e {
-            Error::NotLoggedIn | Error::Unauthorized { .. } => {
+            Error::NotLoggedIn | Error::Unauthorized { .. } | Error::DeviceRevoked { .. } => {
                 FieldsyncError::NotSignedIn { reason }
             }
             Error::Offline { .. } => FieldsyncError::Offline { reason },
+            Error::UntrustedServer { .. } => FieldsyncError::UntrustedServer { reason },
             Error::Action(_) => FieldsyncError::NotAllowed { reason },
             Error::NotFound { .. } | Error::Ambiguous { .. } => FieldsyncError::NotFound { reason },
             Error::InvalidInput(_) => FieldsyncError::InvalidInput { reason },

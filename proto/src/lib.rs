@@ -15,6 +15,7 @@ mod ids;
 mod kpi;
 pub mod live;
 mod priority;
+pub mod rules;
 mod sla;
 mod status;
 mod stock;

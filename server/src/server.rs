@@ -9,8 +9,10 @@ use anyhow::Context;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::auth::limit::LoginLimits;
 use crate::state::AppState;
 use crate::storage::SqliteStorage;
+use crate::tls::TlsFiles;
 
 /// Name of the SQLite database inside the data directory.
 pub const DATABASE_FILE: &str = "fieldsync.db";
@@ -25,9 +27,22 @@ pub struct ServerOptions {
     pub demo: bool,
 }
 
+/// Further choices when starting a server, each with a sensible default.
+#[derive(Clone, Debug, Default)]
+pub struct StartOptions {
+    /// On an empty database, create the `admin` account with this password (with `demo`, it
+    /// replaces the demo password for `admin`).
+    pub admin_password: Option<String>,
+    /// Serve HTTPS with this certificate and key instead of plain HTTP.
+    pub tls: Option<TlsFiles>,
+    /// Login rate limits; `None` for the defaults.
+    pub login_limits: Option<LoginLimits>,
+}
+
 /// A server serving in a background task.
 pub struct RunningServer {
     addr: SocketAddr,
+    tls: bool,
     state: AppState,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
@@ -53,6 +68,27 @@ impl RunningServer {
         opts: ServerOptions,
         admin_password: Option<String>,
     ) -> anyhow::Result<RunningServer> {
+        Self::start_with(
+            opts,
+            StartOptions {
+                admin_password,
+                ..StartOptions::default()
+            },
+        )
+        .await
+    }
+
+    /// Like `start`, with the further choices of `extra`.
+    pub async fn start_with(
+        opts: ServerOptions,
+        extra: StartOptions,
+    ) -> anyhow::Result<RunningServer> {
+        // Read the certificate first: a mistake there should stop the start before anything.
+        let tls = extra
+            .tls
+            .as_ref()
+            .map(crate::tls::server_config)
+            .transpose()?;
         std::fs::create_dir_all(&opts.data_dir).with_context(|| {
             format!(
                 "cannot create the data directory {}",
@@ -63,8 +99,9 @@ impl RunningServer {
         let storage = SqliteStorage::open(&db)
             .await
             .with_context(|| format!("cannot open the database {}", db.display()))?;
-        let state = AppState::new(Arc::new(storage));
-        bootstrap(&state, opts.demo, admin_password).await?;
+        let state =
+            AppState::with_login_limits(Arc::new(storage), extra.login_limits.unwrap_or_default());
+        bootstrap(&state, opts.demo, extra.admin_password).await?;
 
         let listener = tokio::net::TcpListener::bind(opts.listen)
             .await
@@ -72,17 +109,26 @@ impl RunningServer {
         let addr = listener.local_addr()?;
         let (stop, stopped) = oneshot::channel::<()>();
         let app = crate::routes::app(state.clone());
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    // A dropped sender stops the server too.
-                    let _ = stopped.await;
-                })
+        let is_tls = tls.is_some();
+        // A dropped sender stops the server too.
+        let stop_signal = async {
+            let _ = stopped.await;
+        };
+        let task = match tls {
+            Some(config) => tokio::spawn(crate::tls::serve(listener, config, app, stop_signal)),
+            None => tokio::spawn(async move {
+                axum::serve(
+                    listener,
+                    app.into_make_service_with_connect_info::<SocketAddr>(),
+                )
+                .with_graceful_shutdown(stop_signal)
                 .await
-        });
-        tracing::info!(%addr, database = %db.display(), "fieldsync server listening");
+            }),
+        };
+        tracing::info!(%addr, tls = is_tls, database = %db.display(), "fieldsync server listening");
         Ok(RunningServer {
             addr,
+            tls: is_tls,
             state,
             stop: Some(stop),
             task,
@@ -93,9 +139,10 @@ impl RunningServer {
         self.addr
     }
 
-    /// Base URL, e.g. `http://127.0.0.1:8080`.
+    /// Base URL, e.g. `http://127.0.0.1:8080` (`https://` with TLS).
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     pub fn state(&self) -> &AppState {

@@ -59,6 +59,38 @@ pub(crate) fn live_url(server_url: &str) -> Result<String> {
     Ok(format!("{ws}{LIVE_PATH}"))
 }
 
+/// TLS settings for `wss://` when the session trusts its own certificate authority (as the
+/// HTTP client does); `None` uses the built-in roots.
+fn connector(ca_pem: Option<&str>) -> Result<Option<tokio_tungstenite::Connector>> {
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    use tokio_rustls::rustls::pki_types::CertificateDer;
+    use tokio_rustls::rustls::{crypto, ClientConfig, RootCertStore};
+
+    let Some(pem) = ca_pem else {
+        return Ok(None);
+    };
+    let invalid = |e: String| {
+        Error::InvalidInput(format!(
+            "the certificate authority of this session cannot be used ({e}); log in again with a PEM certificate"
+        ))
+    };
+    let mut roots = RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
+        roots
+            .add(cert.map_err(|e| invalid(e.to_string()))?)
+            .map_err(|e| invalid(e.to_string()))?;
+    }
+    if roots.is_empty() {
+        return Err(invalid("it holds no PEM certificate".into()));
+    }
+    let config = ClientConfig::builder_with_provider(Arc::new(crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| invalid(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Some(tokio_tungstenite::Connector::Rustls(Arc::new(config))))
+}
+
 /// Keeps the live connection up for as long as the task runs.
 pub(crate) async fn run(client: Arc<Client>, options: AgentOptions, signals: Arc<LiveSignals>) {
     let hub = client.hub().clone();
@@ -106,12 +138,9 @@ async fn connect_and_listen(
         }
     })?;
     request.headers_mut().insert("authorization", bearer);
-    let (mut socket, _) = match tokio::time::timeout(
-        CONNECT_TIMEOUT,
-        tokio_tungstenite::connect_async(request),
-    )
-    .await
-    {
+    let tls = connector(stored.ca_cert_pem.as_deref())?;
+    let connect = tokio_tungstenite::connect_async_tls_with_config(request, None, false, tls);
+    let (mut socket, _) = match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
         Ok(Ok(connected)) => connected,
         Ok(Err(e)) => return Err(offline(e.to_string())),
         Err(_) => return Err(offline("the live connection timed out".into())),
@@ -163,5 +192,14 @@ mod tests {
             "wss://fs.example.com/v1/live"
         );
         assert!(live_url("ftp://x").is_err());
+    }
+
+    #[test]
+    fn a_session_without_its_own_authority_uses_the_built_in_roots() {
+        assert!(connector(None).expect("none").is_none());
+        match connector(Some("not a certificate")) {
+            Err(e) => assert!(e.to_string().contains("no PEM certificate"), "{e}"),
+            Ok(_) => panic!("text without a certificate was taken"),
+        }
     }
 }

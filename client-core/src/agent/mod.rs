@@ -127,7 +127,11 @@ impl Drop for SyncAgent {
 fn needs_the_person(e: &Error) -> bool {
     matches!(
         e,
-        Error::NotLoggedIn | Error::Unauthorized { .. } | Error::OtherUsersChanges { .. }
+        Error::NotLoggedIn
+            | Error::Unauthorized { .. }
+            | Error::DeviceRevoked { .. }
+            | Error::UntrustedServer { .. }
+            | Error::OtherUsersChanges { .. }
     )
 }
 
