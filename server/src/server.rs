@@ -1,5 +1,6 @@
-//! Starting and stopping the server: open and migrate the database, create the first accounts
-//! or the demo data, bind, serve in a task, and shut down gracefully.
+//! Starting and stopping the server: open and migrate the database (SQLite in the data
+//! directory, or PostgreSQL), create the first accounts or the demo data, bind, serve in a
+//! task, and shut down gracefully.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -9,8 +10,9 @@ use anyhow::Context;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::error::Error;
 use crate::state::AppState;
-use crate::storage::SqliteStorage;
+use crate::storage::{PostgresStorage, SharedStorage, SqliteStorage, StorageError};
 
 /// Name of the SQLite database inside the data directory.
 pub const DATABASE_FILE: &str = "fieldsync.db";
@@ -19,8 +21,11 @@ pub const DATABASE_FILE: &str = "fieldsync.db";
 pub struct ServerOptions {
     /// Address to listen on; port 0 picks a free port.
     pub listen: SocketAddr,
-    /// Directory holding the database; created if missing.
+    /// Directory holding the SQLite database; created if missing. Unused with `database_url`.
     pub data_dir: PathBuf,
+    /// A PostgreSQL database (`postgres://user:password@host:port/database`) instead of
+    /// SQLite, so that several instances can serve the same data.
+    pub database_url: Option<String>,
     /// Fill an empty database with demo users and work orders.
     pub demo: bool,
 }
@@ -53,17 +58,8 @@ impl RunningServer {
         opts: ServerOptions,
         admin_password: Option<String>,
     ) -> anyhow::Result<RunningServer> {
-        std::fs::create_dir_all(&opts.data_dir).with_context(|| {
-            format!(
-                "cannot create the data directory {}",
-                opts.data_dir.display()
-            )
-        })?;
-        let db = opts.data_dir.join(DATABASE_FILE);
-        let storage = SqliteStorage::open(&db)
-            .await
-            .with_context(|| format!("cannot open the database {}", db.display()))?;
-        let state = AppState::new(Arc::new(storage));
+        let (storage, database) = open_storage(&opts).await?;
+        let state = AppState::new(storage);
         bootstrap(&state, opts.demo, admin_password).await?;
 
         let listener = tokio::net::TcpListener::bind(opts.listen)
@@ -80,7 +76,7 @@ impl RunningServer {
                 })
                 .await
         });
-        tracing::info!(%addr, database = %db.display(), "fieldsync server listening");
+        tracing::info!(%addr, %database, "fieldsync server listening");
         Ok(RunningServer {
             addr,
             state,
@@ -115,7 +111,37 @@ impl RunningServer {
     }
 }
 
+/// Opens the configured database; returns it and where it is (without any password).
+async fn open_storage(opts: &ServerOptions) -> anyhow::Result<(SharedStorage, String)> {
+    if let Some(url) = &opts.database_url {
+        let storage = PostgresStorage::open(url)
+            .await
+            .context("cannot open the PostgreSQL database")?;
+        let description = storage.description().to_owned();
+        return Ok((Arc::new(storage), description));
+    }
+    std::fs::create_dir_all(&opts.data_dir).with_context(|| {
+        format!(
+            "cannot create the data directory {}",
+            opts.data_dir.display()
+        )
+    })?;
+    let db = opts.data_dir.join(DATABASE_FILE);
+    let storage = SqliteStorage::open(&db)
+        .await
+        .with_context(|| format!("cannot open the database {}", db.display()))?;
+    Ok((Arc::new(storage), db.display().to_string()))
+}
+
+/// Whether an account could not be created because another instance, starting at the same
+/// time on the same database, created it first.
+fn created_elsewhere(e: &Error) -> bool {
+    matches!(e, Error::Storage(StorageError::UsernameTaken(_)))
+}
+
 /// First accounts: the demo data, or an `admin` account, but only into an empty database.
+/// Several instances starting together on one empty database all try; the first wins and the
+/// others carry on with what it created.
 async fn bootstrap(
     state: &AppState,
     demo: bool,
@@ -138,9 +164,14 @@ async fn bootstrap(
         let password = admin_password
             .as_deref()
             .unwrap_or(crate::demo::DEMO_PASSWORD);
-        let report = crate::demo::seed(state, password)
-            .await
-            .context("seeding demo data failed")?;
+        let report = match crate::demo::seed(state, password).await {
+            Ok(report) => report,
+            Err(e) if created_elsewhere(&e) => {
+                tracing::info!("another instance is adding the demo data");
+                return Ok(());
+            }
+            Err(e) => return Err(anyhow::Error::new(e).context("seeding demo data failed")),
+        };
         tracing::info!(
             users = report.users,
             work_orders = report.work_orders,
@@ -148,7 +179,7 @@ async fn bootstrap(
             "demo data added"
         );
     } else if let Some(password) = admin_password {
-        state
+        let created = state
             .create_user(fieldsync_proto::api::NewUser {
                 username: "admin".into(),
                 password,
@@ -156,9 +187,16 @@ async fn bootstrap(
                 role: fieldsync_proto::Role::Admin,
                 profile: Default::default(),
             })
-            .await
-            .context("creating the admin account failed")?;
-        tracing::info!("created the 'admin' account");
+            .await;
+        match created {
+            Ok(_) => tracing::info!("created the 'admin' account"),
+            Err(e) if created_elsewhere(&e) => {
+                tracing::info!("another instance created the 'admin' account")
+            }
+            Err(e) => {
+                return Err(anyhow::Error::new(e).context("creating the admin account failed"))
+            }
+        }
     } else {
         tracing::warn!(
             "the database has no accounts: start with --admin-password to create 'admin', or --demo"

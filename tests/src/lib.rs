@@ -33,6 +33,7 @@ impl TestServer {
         let server = RunningServer::start(ServerOptions {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             data_dir: data.path().to_path_buf(),
+            database_url: None,
             demo: false,
         })
         .await

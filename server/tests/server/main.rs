@@ -5,6 +5,7 @@ mod common;
 
 mod api;
 mod demo;
+mod postgres;
 mod running;
 mod sync_bad_input;
 mod sync_flow;
