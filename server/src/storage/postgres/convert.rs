@@ -14,9 +14,15 @@ pub fn db_err(e: tokio_postgres::Error) -> StorageError {
 pub fn explain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
+    let mut last = text.clone();
     while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
+        let cause_text = cause.to_string();
+        // Wrappers often repeat their cause word for word.
+        if cause_text != last {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        last = cause_text;
         source = cause.source();
     }
     text
