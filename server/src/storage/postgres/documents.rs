@@ -12,6 +12,12 @@ use crate::storage::{
     PullCandidate, Scope, Seq, StorageError, StoredDocument, SummaryPage, WorkOrderQuery,
 };
 
+/// Notices kept in `commit_notices` for a listener catching up after a reconnect. More than a
+/// subscriber can hold (`COMMIT_FEED_CAPACITY`) is of no use: it would lag and sync anyway.
+pub const NOTICE_LOG_KEEP: i64 = 16 * crate::storage::COMMIT_FEED_CAPACITY as i64;
+/// The log is trimmed by the commit whose number is a multiple of this.
+const NOTICE_LOG_TRIM_EVERY: i64 = 1024;
+
 const SUMMARY_COLUMNS: &str = "id, number, status, priority, customer_name, tier, region, \
      category, assignee, created_at, response_due, resolution_due, schedule_start, conflicts";
 
@@ -271,8 +277,23 @@ pub async fn commit(
         c.execute(&notify, &[&channel, &encode_notice(&notice)])
             .await
             .map_err(db_err)?;
+        if seq_db % NOTICE_LOG_TRIM_EVERY == 0 {
+            trim_notice_log(c, seq_db).await?;
+        }
     }
     Ok(CommitOutcome::Committed(seq))
+}
+
+/// Forgets logged notices older than the last `NOTICE_LOG_KEEP` up to `newest`.
+pub async fn trim_notice_log(c: &impl GenericClient, newest: i64) -> Result<(), StorageError> {
+    let stmt = c
+        .prepare_cached("DELETE FROM commit_notices WHERE seq <= $1")
+        .await
+        .map_err(db_err)?;
+    c.execute(&stmt, &[&(newest - NOTICE_LOG_KEEP)])
+        .await
+        .map_err(db_err)?;
+    Ok(())
 }
 
 /// Logged notices after `after`, oldest first, at most `limit`.

@@ -171,6 +171,61 @@ async fn postgres_listener_reconnects_and_catches_up() {
 }
 
 #[tokio::test]
+async fn postgres_notice_log_keeps_only_recent_notices() {
+    let Some(schema) = ScratchSchema::create("notice_log_trim").await else {
+        return;
+    };
+    let store = schema.open().await;
+    let admin = schema.connect().await;
+    let newest = documents::NOTICE_LOG_KEEP + 10;
+    admin
+        .execute(
+            "INSERT INTO commit_notices (seq, doc)
+             SELECT n, gen_random_uuid() FROM generate_series(1::BIGINT, $1) AS n",
+            &[&newest],
+        )
+        .await
+        .expect("fill the log");
+    documents::trim_notice_log(&store.client().await.expect("client"), newest)
+        .await
+        .expect("trim");
+    let (count, oldest): (i64, i64) = {
+        let row = admin
+            .query_one("SELECT COUNT(*), MIN(seq) FROM commit_notices", &[])
+            .await
+            .expect("count");
+        (row.get(0), row.get(1))
+    };
+    assert_eq!(count, documents::NOTICE_LOG_KEEP);
+    assert_eq!(oldest, 11);
+}
+
+#[tokio::test]
+async fn postgres_pool_replaces_connections_the_server_closed() {
+    let Some(schema) = ScratchSchema::create("pool_recovers").await else {
+        return;
+    };
+    let store = schema.open().await;
+    let id = WorkOrderId::new();
+    commit_ok(&store, create(id)).await;
+    // As after a database restart or an administrator's clean-up: every connection of the
+    // pool (named after the schema in tests) is closed by the server.
+    let admin = schema.connect().await;
+    let ended = admin
+        .query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE application_name = $1 AND pid <> pg_backend_pid()",
+            &[&schema.name()],
+        )
+        .await
+        .expect("terminate");
+    assert!(!ended.is_empty());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    store.ping().await.expect("a fresh connection answers");
+    assert!(store.load_document(id).await.expect("load").is_some());
+}
+
+#[tokio::test]
 async fn postgres_instances_starting_together_migrate_once() {
     let Some(schema) = ScratchSchema::create("migrate_together").await else {
         return;
