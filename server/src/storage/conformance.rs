@@ -670,6 +670,7 @@ pub async fn concurrent_commits_never_skip(first: SharedStorage, second: SharedS
     const COMMITS_EACH: usize = 40;
     let stores = [first, second];
     let start = stores[0].max_seq().await.expect("max");
+    let began = std::time::Instant::now();
     let writers: Vec<_> = (0..WRITERS)
         .map(|w| {
             let store = stores[w % 2].clone();
@@ -744,6 +745,11 @@ pub async fn concurrent_commits_never_skip(first: SharedStorage, second: SharedS
         committed.extend(writer.await.expect("writer"));
     }
     assert_eq!(committed.len(), WRITERS * COMMITS_EACH);
+    eprintln!(
+        "{} commits by {WRITERS} tasks through two handles, with {pulls} pulls alongside, in {:?}",
+        committed.len(),
+        began.elapsed()
+    );
     let missing: Vec<_> = committed
         .iter()
         .filter(|id| !received.contains_key(id))

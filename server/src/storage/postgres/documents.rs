@@ -121,20 +121,23 @@ pub fn decode_notice(text: &str) -> Option<CommitNotice> {
 ///
 /// Taking the number bumps the one row of `sequence`, whose lock the transaction then holds
 /// until it ends: every later commit waits there, so numbers are handed out in commit order
-/// (see the module comment of `postgres`). Everything before the bump may run concurrently.
+/// (see the module comment of `postgres`). Everything before the bump runs concurrently with
+/// other commits; after it, the statements are pipelined (sent together, answered in one
+/// round trip), so that the lock is held for as few round trips as possible.
 pub async fn commit(
     c: &impl GenericClient,
     commit: &DocumentCommit,
     announce: Option<&str>,
 ) -> Result<CommitOutcome, StorageError> {
     let doc = commit.doc.0;
-    // Updates lock the row they checked, so that no concurrent commit to the same document
-    // slips in between the check and the write; a creation has no row to lock, and a
-    // concurrent creation shows up as a conflict on insert instead.
-    let check = if commit.expected.is_some() {
-        "SELECT updated_seq, assignee FROM documents WHERE id = $1 FOR UPDATE"
-    } else {
+    let creating = commit.expected.is_none();
+    // An update locks the row it checked, so that no concurrent commit to the same document
+    // slips in between the check and the write. A creation has no row to lock: it looks again
+    // once it holds the sequence lock, when any competing creation has committed.
+    let check = if creating {
         "SELECT updated_seq, assignee FROM documents WHERE id = $1"
+    } else {
+        "SELECT updated_seq, assignee FROM documents WHERE id = $1 FOR UPDATE"
     };
     let row = c
         .query_opt(&c.prepare_cached(check).await.map_err(db_err)?, &[&doc])
@@ -153,16 +156,74 @@ pub async fn commit(
         return Ok(CommitOutcome::VersionConflict);
     }
 
+    // Statements are prepared (or found in the connection's cache) before taking the lock.
     let bump = c
         .prepare_cached("UPDATE sequence SET value = value + 1 WHERE id = 1 RETURNING value")
         .await
         .map_err(db_err)?;
-    let seq_db: i64 = c
-        .query_one(&bump, &[])
+    let exists = c
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM documents WHERE id = $1)")
         .await
-        .map_err(db_err)?
-        .try_get(0)
         .map_err(db_err)?;
+    let write_doc = c
+        .prepare_cached(if creating {
+            "INSERT INTO documents (id, snapshot, updated_seq, number, status, priority,
+                 customer_name, tier, region, category, assignee, created_at, response_due,
+                 resolution_due, schedule_start, conflicts)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+        } else {
+            "UPDATE documents SET
+                 snapshot = $2, updated_seq = $3, number = $4, status = $5, priority = $6,
+                 customer_name = $7, tier = $8, region = $9, category = $10, assignee = $11,
+                 created_at = $12, response_due = $13, resolution_due = $14,
+                 schedule_start = $15, conflicts = $16
+             WHERE id = $1"
+        })
+        .await
+        .map_err(db_err)?;
+    let write_changes = c
+        .prepare_cached(
+            "INSERT INTO changes (doc, hash, seq, position, origin_device, received_at, bytes)
+             SELECT $1, c.hash, $2, (c.position - 1)::INTEGER, $3, $4, c.bytes
+             FROM UNNEST($5::BYTEA[], $6::BYTEA[]) WITH ORDINALITY AS c (hash, bytes, position)",
+        )
+        .await
+        .map_err(db_err)?;
+    let write_known_by = c
+        .prepare_cached(
+            "INSERT INTO device_docs (device, doc, sent_seq, removed) VALUES ($1, $2, 0, FALSE)
+             ON CONFLICT (device, doc) DO NOTHING",
+        )
+        .await
+        .map_err(db_err)?;
+    let write_log = c
+        .prepare_cached(
+            "INSERT INTO commit_notices (seq, doc, assignee, previous_assignee)
+             VALUES ($1, $2, $3, $4)",
+        )
+        .await
+        .map_err(db_err)?;
+    let notify = c
+        .prepare_cached("SELECT pg_notify($1, $2)")
+        .await
+        .map_err(db_err)?;
+
+    // From here to the end of the transaction, commits go one at a time.
+    let (bumped, existing) = tokio::try_join!(c.query_one(&bump, &[]), async {
+        if creating {
+            c.query_one(&exists, &[&doc]).await.map(Some)
+        } else {
+            Ok(None)
+        }
+    })
+    .map_err(db_err)?;
+    if let Some(existing) = existing {
+        if existing.try_get::<_, bool>(0).map_err(db_err)? {
+            // Created by a concurrent commit since the check.
+            return Ok(CommitOutcome::VersionConflict);
+        }
+    }
+    let seq_db: i64 = bumped.try_get(0).map_err(db_err)?;
     let seq = seq_from_db(seq_db)?;
 
     let s = &commit.summary;
@@ -170,7 +231,7 @@ pub async fn commit(
     let conflicts = i32::try_from(s.conflicts).unwrap_or(i32::MAX);
     let assignee = s.assignee.map(|a| a.0);
     let schedule_start = s.schedule_start.map(|t| t.millis());
-    let values: [&(dyn ToSql + Sync); 16] = [
+    let doc_values: [&(dyn ToSql + Sync); 16] = [
         &doc,
         &commit.snapshot,
         &seq_db,
@@ -188,98 +249,57 @@ pub async fn commit(
         &schedule_start,
         &conflicts,
     ];
-    let write = if commit.expected.is_none() {
-        "INSERT INTO documents (id, snapshot, updated_seq, number, status, priority,
-             customer_name, tier, region, category, assignee, created_at, response_due,
-             resolution_due, schedule_start, conflicts)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
-         ON CONFLICT (id) DO NOTHING"
-    } else {
-        "UPDATE documents SET
-             snapshot = $2, updated_seq = $3, number = $4, status = $5, priority = $6,
-             customer_name = $7, tier = $8, region = $9, category = $10, assignee = $11,
-             created_at = $12, response_due = $13, resolution_due = $14, schedule_start = $15,
-             conflicts = $16
-         WHERE id = $1"
-    };
-    let written = c
-        .execute(&c.prepare_cached(write).await.map_err(db_err)?, &values)
-        .await
-        .map_err(db_err)?;
-    if written != 1 {
-        // Created by a concurrent commit since the check.
-        return Ok(CommitOutcome::VersionConflict);
-    }
-
     let origin = commit.origin.map(|d| d.0);
-    let insert = c
-        .prepare_cached(
-            "INSERT INTO changes (doc, hash, seq, position, origin_device, received_at, bytes)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .await
-        .map_err(db_err)?;
-    for (position, change) in commit.changes.iter().enumerate() {
-        let position = i32::try_from(position).map_err(|_| {
-            StorageError::Database(format!(
-                "work order {} has too many changes in one commit",
-                s.number
-            ))
-        })?;
-        c.execute(
-            &insert,
-            &[
-                &doc,
-                &change.hash.0.as_slice(),
-                &seq_db,
-                &position,
-                &origin,
-                &commit.received_at.millis(),
-                &change.bytes,
-            ],
-        )
-        .await
-        .map_err(db_err)?;
-    }
-    if let Some(device) = commit.known_by {
-        // Sent "at sequence 0": the device has it whatever its cursor is.
-        let stmt = c
-            .prepare_cached(
-                "INSERT INTO device_docs (device, doc, sent_seq, removed) VALUES ($1, $2, 0, FALSE)
-                 ON CONFLICT (device, doc) DO NOTHING",
-            )
-            .await
-            .map_err(db_err)?;
-        c.execute(&stmt, &[&device.0, &doc]).await.map_err(db_err)?;
-    }
-    if let Some(channel) = announce {
-        let notice = CommitNotice {
+    let received_at = commit.received_at.millis();
+    let hashes: Vec<&[u8]> = commit.changes.iter().map(|c| c.hash.0.as_slice()).collect();
+    let bytes: Vec<&[u8]> = commit.changes.iter().map(|c| c.bytes.as_slice()).collect();
+    let change_values: [&(dyn ToSql + Sync); 6] =
+        [&doc, &seq_db, &origin, &received_at, &hashes, &bytes];
+    let previous = previous_assignee.map(|a| a.0);
+    let notice = announce.map(|channel| {
+        let text = encode_notice(&CommitNotice {
             doc: commit.doc,
             seq,
             assignee: s.assignee,
             previous_assignee,
-        };
-        let log = c
-            .prepare_cached(
-                "INSERT INTO commit_notices (seq, doc, assignee, previous_assignee)
-                 VALUES ($1, $2, $3, $4)",
-            )
-            .await
-            .map_err(db_err)?;
-        let previous = previous_assignee.map(|a| a.0);
-        c.execute(&log, &[&seq_db, &doc, &assignee, &previous])
-            .await
-            .map_err(db_err)?;
-        let notify = c
-            .prepare_cached("SELECT pg_notify($1, $2)")
-            .await
-            .map_err(db_err)?;
-        c.execute(&notify, &[&channel, &encode_notice(&notice)])
-            .await
-            .map_err(db_err)?;
-        if seq_db % NOTICE_LOG_TRIM_EVERY == 0 {
-            trim_notice_log(c, seq_db).await?;
-        }
+        });
+        (channel, text)
+    });
+    let (written, ..) = tokio::try_join!(
+        c.execute(&write_doc, &doc_values),
+        c.execute(&write_changes, &change_values),
+        async {
+            match commit.known_by {
+                // Sent "at sequence 0": the device has it whatever its cursor is.
+                Some(device) => c.execute(&write_known_by, &[&device.0, &doc]).await,
+                None => Ok(0),
+            }
+        },
+        async {
+            match &notice {
+                Some(_) => {
+                    c.execute(&write_log, &[&seq_db, &doc, &assignee, &previous])
+                        .await
+                }
+                None => Ok(0),
+            }
+        },
+        async {
+            match &notice {
+                Some((channel, text)) => c.execute(&notify, &[channel, text]).await,
+                None => Ok(0),
+            }
+        },
+    )
+    .map_err(db_err)?;
+    if written != 1 {
+        return Err(StorageError::Database(format!(
+            "work order {} was not written although its version matched",
+            s.number
+        )));
+    }
+    if notice.is_some() && seq_db % NOTICE_LOG_TRIM_EVERY == 0 {
+        trim_notice_log(c, seq_db).await?;
     }
     Ok(CommitOutcome::Committed(seq))
 }
