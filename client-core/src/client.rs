@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::local;
 use crate::query::ListQuery;
 use crate::remote::{self, Remote};
-use crate::session::{Owner, Session, StoredSession};
+use crate::session::{LoginOptions, Owner, Session, StoredSession};
 use crate::store::{docs, index, meta, outbox, resync, Store};
 use crate::sync::{self, SyncProgress, SyncReport};
 
@@ -21,8 +21,8 @@ use crate::sync::{self, SyncProgress, SyncReport};
 /// `Send + Sync`; share one per store in an `Arc`.
 #[derive(Debug)]
 pub struct Client {
-    store: Store,
-    remote: Remote,
+    pub(crate) store: Store,
+    pub(crate) remote: Remote,
 }
 
 impl Client {
@@ -53,6 +53,25 @@ impl Client {
         password: &str,
         device_name: &str,
     ) -> Result<Session> {
+        self.login_with(
+            server_url,
+            username,
+            password,
+            device_name,
+            &LoginOptions::default(),
+        )
+        .await
+    }
+
+    /// `login`, with options such as a certificate authority to trust.
+    pub async fn login_with(
+        &self,
+        server_url: &str,
+        username: &str,
+        password: &str,
+        device_name: &str,
+        options: &LoginOptions,
+    ) -> Result<Session> {
         let server_url = remote::normalize_server_url(server_url)?;
         let username = username.trim();
         if username.is_empty() {
@@ -74,6 +93,7 @@ impl Client {
                 });
             }
         }
+        self.remote.trust(options.ca_cert_pem.as_deref())?;
         let answer = self
             .remote
             .login(
@@ -98,6 +118,7 @@ impl Client {
         let stored = StoredSession {
             session: session.clone(),
             token: answer.token,
+            ca_cert_pem: options.ca_cert_pem.clone(),
         };
         self.store.write(|tx| {
             if let Some(owner) = meta::get_owner(tx)? {
@@ -226,13 +247,32 @@ impl Client {
 
     /// The server's technician directory (needs the network).
     pub async fn technicians(&self) -> Result<Vec<TechnicianInfo>> {
+        let stored = self.online_session()?;
+        let answer = self
+            .remote
+            .technicians(&stored.session.server_url, &stored.token)
+            .await;
+        self.settle(answer)
+    }
+
+    /// The stored session, with the remote set up to trust its certificate authority.
+    pub(crate) fn online_session(&self) -> Result<StoredSession> {
         let stored = self
             .store
             .read(meta::get_session)?
             .ok_or(Error::NotLoggedIn)?;
-        self.remote
-            .technicians(&stored.session.server_url, &stored.token)
-            .await
+        self.remote.trust(stored.ca_cert_pem.as_deref())?;
+        Ok(stored)
+    }
+
+    /// Passes on a server answer; if it says this device was revoked, first removes
+    /// everything the device holds.
+    pub(crate) fn settle<T>(&self, answer: Result<T>) -> Result<T> {
+        if let Err(Error::DeviceRevoked { .. }) = &answer {
+            self.store.write(|tx| crate::store::wipe(tx))?;
+            tracing::warn!("this device was revoked; its local data was removed");
+        }
+        answer
     }
 }
 
@@ -452,6 +492,35 @@ mod tests {
             Cursor(0),
             "ben starts afresh"
         );
+    }
+
+    #[tokio::test]
+    async fn a_revoked_device_removes_its_data_and_says_so() {
+        let server = FakeServer::start().await;
+        let tech = server.user("ana", Role::Technician, PASSWORD);
+        let (_dir, client) = logged_in(&server, "ana").await;
+        let (a, mut doc_a) = server_doc(tech);
+        server.lock().pages.push_back(response(
+            4,
+            vec![(a, UpdatePayload::Snapshot(doc_a.save()))],
+        ));
+        client.sync().await.expect("sync");
+        client.accept(a).expect("accept");
+        server.lock().revoked = true;
+
+        let err = client.sync().await.expect_err("revoked");
+        assert!(matches!(err, Error::DeviceRevoked { .. }), "{err:?}");
+        assert!(
+            err.to_string().contains("revoked by an administrator"),
+            "{err}"
+        );
+        assert!(err.to_string().contains("removed"), "{err}");
+        assert_eq!(client.session().expect("session"), None);
+        assert_eq!(client.pending_changes().expect("pending"), 0);
+        assert!(matches!(client.get(a), Err(Error::NotFound { .. })));
+        assert!(client.list(&Default::default()).expect("list").is_empty());
+        assert_eq!(client.cursor().expect("cursor"), Cursor(0));
+        assert!(matches!(client.sync().await, Err(Error::NotLoggedIn)));
     }
 
     #[tokio::test]

@@ -37,6 +37,14 @@ pub enum Error {
     #[error("the server did not accept this device's credentials ({message}); log in again with `fieldsync login`")]
     Unauthorized { message: String },
 
+    /// An administrator revoked this device. Its local data (work orders, unsent and refused
+    /// changes, session) has been removed; logging in again registers it as a new device.
+    #[error("this device was revoked by an administrator ({message}); its work orders and unsent changes have been removed from it. Log in again to use it as a new device")]
+    DeviceRevoked { message: String },
+
+    #[error("the server at {server} did not present a certificate this device trusts ({reason}); if it uses its own certificate authority, log in with `--ca-cert FILE`")]
+    UntrustedServer { server: String, reason: String },
+
     #[error("this device holds {pending} unsynced change(s) made by {owner}; log in as {owner} and run `fieldsync sync` before logging in as someone else")]
     OtherUsersChanges { owner: String, pending: usize },
 

@@ -13,6 +13,7 @@
 //! # Ok(()) }
 //! ```
 
+mod admin;
 mod client;
 mod edit;
 mod error;
@@ -28,11 +29,12 @@ mod testing;
 
 pub mod cli;
 
+pub use admin::AuditFilter;
 pub use client::Client;
 pub use edit::{LocalEdit, RejectedChange};
 pub use error::{Error, Result, StoreError};
-pub use fieldsync_proto::api::TechnicianInfo;
+pub use fieldsync_proto::api::{AuditEntry, AuditKind, DeviceInfo, TechnicianInfo};
 pub use query::{ListOrder, ListQuery};
-pub use session::Session;
+pub use session::{LoginOptions, Session};
 pub use store::DB_FILE;
 pub use sync::{SyncProgress, SyncReport};

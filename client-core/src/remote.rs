@@ -1,10 +1,12 @@
 //! The server's HTTP API as this device uses it: login, one sync round trip, the technician
 //! directory. Turns every transport and HTTP failure into an `Error` that says what to do.
 
-use std::sync::OnceLock;
+use std::sync::Mutex;
 use std::time::Duration;
 
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 
 use fieldsync_proto::api::{LoginRequest, LoginResponse, TechnicianInfo, LOGIN_PATH};
 use fieldsync_proto::wire::{self, ErrorBody, ErrorCode, SyncRequest, SyncResponse};
@@ -16,10 +18,30 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// HTTP client for one server; built on first use so that opening a store never touches the
-/// network stack.
+/// network stack, and built again when the trusted certificate authority changes.
 #[derive(Debug, Default)]
 pub(crate) struct Remote {
-    http: OnceLock<reqwest::Client>,
+    http: Mutex<Http>,
+}
+
+#[derive(Debug, Default)]
+struct Http {
+    /// The extra certificate authority (PEM) to trust, if any.
+    ca: Option<String>,
+    /// Built with `ca`; `None` until first needed.
+    client: Option<reqwest::Client>,
+}
+
+/// Checks that `pem` holds at least one certificate, naming `what` if not.
+pub(crate) fn parse_ca(pem: &str, what: &str) -> Result<Vec<reqwest::Certificate>> {
+    let certs = reqwest::Certificate::from_pem_bundle(pem.as_bytes())
+        .map_err(|e| Error::InvalidInput(format!("{what} is not a PEM certificate ({e})")))?;
+    if certs.is_empty() {
+        return Err(Error::InvalidInput(format!(
+            "{what} holds no certificate (expected PEM 'BEGIN CERTIFICATE' blocks)"
+        )));
+    }
+    Ok(certs)
 }
 
 /// `server` without a trailing slash, joined with `path`.
@@ -62,9 +84,17 @@ fn describe(e: &reqwest::Error) -> String {
 }
 
 fn offline(server: &str, e: &reqwest::Error) -> Error {
+    let reason = describe(e);
+    // A certificate problem is not solved by waiting for signal: say what it is.
+    if reason.to_ascii_lowercase().contains("certificate") {
+        return Error::UntrustedServer {
+            server: server.to_owned(),
+            reason,
+        };
+    }
     Error::Offline {
         server: server.to_owned(),
-        reason: describe(e),
+        reason,
     }
 }
 
@@ -72,7 +102,10 @@ fn offline(server: &str, e: &reqwest::Error) -> Error {
 fn error_from(status: StatusCode, body: &[u8]) -> Error {
     if let Ok(ErrorBody { error }) = serde_json::from_slice::<ErrorBody>(body) {
         return match error.code {
-            ErrorCode::Unauthorized | ErrorCode::DeviceRevoked => Error::Unauthorized {
+            ErrorCode::Unauthorized => Error::Unauthorized {
+                message: error.message,
+            },
+            ErrorCode::DeviceRevoked => Error::DeviceRevoked {
                 message: error.message,
             },
             code => Error::Server {
@@ -102,17 +135,68 @@ fn error_from(status: StatusCode, body: &[u8]) -> Error {
 }
 
 impl Remote {
-    fn http(&self, server: &str) -> Result<&reqwest::Client> {
-        if let Some(http) = self.http.get() {
-            return Ok(http);
+    /// Trusts `ca` (PEM), besides the usual authorities, from the next request on.
+    pub fn trust(&self, ca: Option<&str>) -> Result<()> {
+        let mut http = self.http.lock().unwrap_or_else(|p| p.into_inner());
+        if http.ca.as_deref() == ca {
+            return Ok(());
         }
-        let http = reqwest::Client::builder()
+        if let Some(pem) = ca {
+            parse_ca(pem, "the certificate authority")?;
+        }
+        http.ca = ca.map(str::to_owned);
+        http.client = None;
+        Ok(())
+    }
+
+    fn http(&self, server: &str) -> Result<reqwest::Client> {
+        let mut http = self.http.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(client) = &http.client {
+            return Ok(client.clone());
+        }
+        let mut builder = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(REQUEST_TIMEOUT)
-            .user_agent(concat!("fieldsync-client/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| offline(server, &e))?;
-        Ok(self.http.get_or_init(|| http))
+            .user_agent(concat!("fieldsync-client/", env!("CARGO_PKG_VERSION")));
+        if let Some(pem) = &http.ca {
+            for cert in parse_ca(pem, "the certificate authority")? {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        let client = builder.build().map_err(|e| offline(server, &e))?;
+        http.client = Some(client.clone());
+        Ok(client)
+    }
+
+    /// A JSON call with the bearer token; `None` answers (204) become `T::default()`.
+    pub async fn call_json<T: DeserializeOwned + Default>(
+        &self,
+        server: &str,
+        token: &str,
+        method: Method,
+        path: &str,
+        body: Option<&(impl Serialize + ?Sized)>,
+    ) -> Result<T> {
+        let mut request = self
+            .http(server)?
+            .request(method, url(server, path))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let resp = request.send().await.map_err(|e| offline(server, &e))?;
+        let status = resp.status();
+        let body = resp.bytes().await.map_err(|e| offline(server, &e))?;
+        if !status.is_success() {
+            return Err(error_from(status, &body));
+        }
+        if status == StatusCode::NO_CONTENT || body.is_empty() {
+            return Ok(T::default());
+        }
+        serde_json::from_slice(&body).map_err(|e| Error::Server {
+            code: ErrorCode::Internal,
+            message: format!("the answer to {path} could not be read ({e})"),
+        })
     }
 
     pub async fn login(&self, server: &str, req: &LoginRequest) -> Result<LoginResponse> {

@@ -35,6 +35,18 @@ impl Session {
 pub(crate) struct StoredSession {
     pub session: Session,
     pub token: String,
+    /// Certificate authority (PEM) given at login for a server with its own certificates.
+    #[serde(default)]
+    pub ca_cert_pem: Option<String>,
+}
+
+/// Choices for `Client::login_with`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LoginOptions {
+    /// A certificate authority (PEM) to trust besides the usual ones, for a server whose
+    /// certificate it signed (a self-signed deployment). Kept with the session, so every later
+    /// call to that server trusts it too.
+    pub ca_cert_pem: Option<String>,
 }
 
 impl std::fmt::Debug for StoredSession {
@@ -70,6 +82,7 @@ mod tests {
                 expires_at: None,
             },
             token: "s3cret-token-value".into(),
+            ca_cert_pem: None,
         };
         let text = format!("{stored:?}");
         assert!(!text.contains("s3cret"), "{text}");

@@ -4,9 +4,10 @@
 use serde::{Deserialize, Serialize};
 
 use crate::classification::Role;
-use crate::ids::{DeviceId, UserId};
+use crate::ids::{DeviceId, UserId, WorkOrderId};
 use crate::time::Timestamp;
 use crate::view::WorkOrderSummary;
+use crate::vocab::word_enum;
 
 /// Path of the login endpoint.
 pub const LOGIN_PATH: &str = "/v1/login";
@@ -131,6 +132,83 @@ pub struct WorkOrderPage {
     pub total: u64,
 }
 
+/// Path of the audit trail: `GET /v1/audit?doc=&user=&from=&to=&limit=`.
+pub const AUDIT_PATH: &str = "/v1/audit";
+/// Path of the device list: `GET /v1/admin/devices?user=`.
+pub const DEVICES_PATH: &str = "/v1/admin/devices";
+
+/// `POST /v1/admin/users/{username or id}/password`.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub struct PasswordReset {
+    pub password: String,
+}
+
+impl std::fmt::Debug for PasswordReset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasswordReset").finish_non_exhaustive()
+    }
+}
+
+/// One registered device, as administrators see it (`GET /v1/admin/devices`, and the answer
+/// to `POST /v1/admin/devices/{id}/revoke`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DeviceInfo {
+    pub id: DeviceId,
+    pub user: UserId,
+    pub username: String,
+    pub name: String,
+    pub created_at: Timestamp,
+    pub last_seen: Timestamp,
+    /// When an administrator revoked it; a revoked device is refused from then on.
+    pub revoked_at: Option<Timestamp>,
+}
+
+word_enum!(
+    /// What an audit entry records.
+    AuditKind, "audit entry kind" {
+        LoginSucceeded => "login_succeeded",
+        LoginFailed => "login_failed",
+        DeviceRegistered => "device_registered",
+        DeviceRevoked => "device_revoked",
+        ChangeAccepted => "change_accepted",
+        ChangeRejected => "change_rejected",
+        Assigned => "assigned",
+        UserCreated => "user_created",
+        PasswordReset => "password_reset",
+    }
+);
+
+/// One entry of the append-only audit trail.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    /// Increasing in the order entries were written.
+    pub id: u64,
+    /// When the server recorded it.
+    pub at: Timestamp,
+    pub kind: AuditKind,
+    /// The user the entry is about: who signed in or pushed the change, or whose account or
+    /// device an administrator changed (the administrator is named in `detail`). For a failed
+    /// login, the account tried, if it exists.
+    pub user: Option<UserId>,
+    pub username: Option<String>,
+    pub device: Option<DeviceId>,
+    pub doc: Option<WorkOrderId>,
+    /// The work order's number, when the entry concerns one.
+    pub number: Option<String>,
+    /// When the person acted, by their device's clock (changes made offline).
+    pub device_time: Option<Timestamp>,
+    /// What happened, e.g. `status_events +accepted, part_usages +1`, or why it was refused.
+    pub detail: String,
+    /// Network address the request came from, where it is known.
+    pub address: Option<String>,
+}
+
+/// Answer to `GET /v1/audit`: newest first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AuditPage {
+    pub items: Vec<AuditEntry>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,6 +234,33 @@ mod tests {
             },
         };
         assert!(!format!("{answer:?}").contains("0123abcd-token"));
+    }
+
+    #[test]
+    fn audit_entries_round_trip_and_resets_hide_the_password() {
+        let entry = AuditEntry {
+            id: 7,
+            at: Timestamp(1),
+            kind: AuditKind::ChangeRejected,
+            user: Some(UserId::new()),
+            username: Some("tech01".into()),
+            device: Some(DeviceId::new()),
+            doc: Some(WorkOrderId::new()),
+            number: Some("WO-AAAA-BBBB".into()),
+            device_time: Some(Timestamp(0)),
+            detail: "field_not_writable: urgency".into(),
+            address: None,
+        };
+        let json = serde_json::to_value(&entry).expect("json");
+        assert_eq!(json["kind"], "change_rejected");
+        assert_eq!(
+            serde_json::from_value::<AuditEntry>(json).expect("back"),
+            entry
+        );
+        let reset = PasswordReset {
+            password: "hunter2-secret".into(),
+        };
+        assert!(!format!("{reset:?}").contains("hunter2"));
     }
 
     #[test]

@@ -14,6 +14,7 @@ mod followup;
 mod ids;
 mod kpi;
 mod priority;
+pub mod rules;
 mod sla;
 mod status;
 mod stock;

@@ -14,6 +14,14 @@ pub enum Error {
     InvalidInput(String),
     #[error("{0}")]
     Unauthorized(String),
+    /// The device behind the token was revoked by an administrator.
+    #[error("{0}")]
+    DeviceRevoked(String),
+    #[error("{message}")]
+    RateLimited {
+        message: String,
+        retry_after_secs: u64,
+    },
     #[error("{0}")]
     Forbidden(String),
     #[error("{0}")]
@@ -40,6 +48,14 @@ impl Error {
         match self {
             Error::InvalidInput(m) => (StatusCode::BAD_REQUEST, ErrorCode::InvalidInput, m.clone()),
             Error::Unauthorized(m) => (StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, m.clone()),
+            Error::DeviceRevoked(m) => {
+                (StatusCode::UNAUTHORIZED, ErrorCode::DeviceRevoked, m.clone())
+            }
+            Error::RateLimited { message, .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                ErrorCode::RateLimited,
+                message.clone(),
+            ),
             Error::Forbidden(m) => (StatusCode::FORBIDDEN, ErrorCode::Forbidden, m.clone()),
             Error::NotFound(m) => (StatusCode::NOT_FOUND, ErrorCode::NotFound, m.clone()),
             Error::Conflict(m) => (StatusCode::CONFLICT, ErrorCode::Conflict, m.clone()),
@@ -86,7 +102,16 @@ impl IntoResponse for Error {
         } else {
             tracing::debug!(%code, %message, "request refused");
         }
-        error_response(status, code, message)
+        let mut response = error_response(status, code, message);
+        if let Error::RateLimited {
+            retry_after_secs, ..
+        } = self
+        {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+        }
+        response
     }
 }
 

@@ -13,10 +13,13 @@ mod server;
 mod state;
 pub mod storage;
 pub mod sync;
+mod tls;
 
+pub use auth::limit::{BucketLimit, LoginLimits};
 pub use error::Error;
 pub use fieldsync_proto::api::{NewUser, TechnicianProfile};
 pub use routes::{app, MAX_JSON_BYTES, REQUEST_TIMEOUT};
-pub use server::{RunningServer, ServerOptions, DATABASE_FILE};
+pub use server::{RunningServer, ServerOptions, StartOptions, DATABASE_FILE};
 pub use state::{AppState, TOKEN_TTL_MILLIS};
 pub use storage::{SharedStorage, SqliteStorage, Storage};
+pub use tls::TlsFiles;

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::Parser;
-use fieldsync_server::{RunningServer, ServerOptions};
+use fieldsync_server::{RunningServer, ServerOptions, StartOptions, TlsFiles};
 use tracing_subscriber::EnvFilter;
 
 /// Fieldsync server: sync endpoint for devices, dispatcher API, embedded database.
@@ -34,6 +34,12 @@ struct Args {
     /// On an empty database, create the 'admin' account with this password.
     #[arg(long, env = "FIELDSYNC_ADMIN_PASSWORD", hide_env_values = true)]
     admin_password: Option<String>,
+    /// Serve HTTPS with this certificate chain (PEM); needs --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// Private key (PEM) of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
 fn postgres_url(value: &str) -> Result<String, String> {
@@ -83,14 +89,22 @@ async fn main() -> anyhow::Result<()> {
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .init();
-    let server = RunningServer::start_with_admin_password(
+    let tls = match (args.tls_cert, args.tls_key) {
+        (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+        _ => None,
+    };
+    let server = RunningServer::start_with(
         ServerOptions {
             listen: args.listen,
             data_dir: args.data,
-            database_url: args.database,
             demo: args.demo,
         },
-        args.admin_password,
+        StartOptions {
+            admin_password: args.admin_password,
+            tls,
+            login_limits: None,
+            database_url: args.database,
+        },
     )
     .await?;
     if args.demo {

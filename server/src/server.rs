@@ -10,9 +10,11 @@ use anyhow::Context;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::auth::limit::LoginLimits;
 use crate::error::Error;
 use crate::state::AppState;
 use crate::storage::{PostgresStorage, SharedStorage, SqliteStorage, StorageError};
+use crate::tls::TlsFiles;
 
 /// Name of the SQLite database inside the data directory.
 pub const DATABASE_FILE: &str = "fieldsync.db";
@@ -21,18 +23,32 @@ pub const DATABASE_FILE: &str = "fieldsync.db";
 pub struct ServerOptions {
     /// Address to listen on; port 0 picks a free port.
     pub listen: SocketAddr,
-    /// Directory holding the SQLite database; created if missing. Unused with `database_url`.
+    /// Directory holding the SQLite database; created if missing. Unused when
+    /// `StartOptions::database_url` names a PostgreSQL database.
     pub data_dir: PathBuf,
-    /// A PostgreSQL database (`postgres://user:password@host:port/database`) instead of
-    /// SQLite, so that several instances can serve the same data.
-    pub database_url: Option<String>,
     /// Fill an empty database with demo users and work orders.
     pub demo: bool,
+}
+
+/// Further choices when starting a server, each with a sensible default.
+#[derive(Clone, Debug, Default)]
+pub struct StartOptions {
+    /// On an empty database, create the `admin` account with this password (with `demo`, it
+    /// replaces the demo password for `admin`).
+    pub admin_password: Option<String>,
+    /// Serve HTTPS with this certificate and key instead of plain HTTP.
+    pub tls: Option<TlsFiles>,
+    /// Login rate limits; `None` for the defaults.
+    pub login_limits: Option<LoginLimits>,
+    /// A PostgreSQL database (`postgres://user:password@host:port/database`) instead of the
+    /// SQLite one in the data directory, so that several instances can serve the same data.
+    pub database_url: Option<String>,
 }
 
 /// A server serving in a background task.
 pub struct RunningServer {
     addr: SocketAddr,
+    tls: bool,
     state: AppState,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
@@ -58,9 +74,30 @@ impl RunningServer {
         opts: ServerOptions,
         admin_password: Option<String>,
     ) -> anyhow::Result<RunningServer> {
-        let (storage, database) = open_storage(&opts).await?;
-        let state = AppState::new(storage);
-        bootstrap(&state, opts.demo, admin_password).await?;
+        Self::start_with(
+            opts,
+            StartOptions {
+                admin_password,
+                ..StartOptions::default()
+            },
+        )
+        .await
+    }
+
+    /// Like `start`, with the further choices of `extra`.
+    pub async fn start_with(
+        opts: ServerOptions,
+        extra: StartOptions,
+    ) -> anyhow::Result<RunningServer> {
+        // Read the certificate first: a mistake there should stop the start before anything.
+        let tls = extra
+            .tls
+            .as_ref()
+            .map(crate::tls::server_config)
+            .transpose()?;
+        let (storage, database) = open_storage(&opts, extra.database_url.as_deref()).await?;
+        let state = AppState::with_login_limits(storage, extra.login_limits.unwrap_or_default());
+        bootstrap(&state, opts.demo, extra.admin_password).await?;
 
         let listener = tokio::net::TcpListener::bind(opts.listen)
             .await
@@ -68,17 +105,26 @@ impl RunningServer {
         let addr = listener.local_addr()?;
         let (stop, stopped) = oneshot::channel::<()>();
         let app = crate::routes::app(state.clone());
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    // A dropped sender stops the server too.
-                    let _ = stopped.await;
-                })
+        let is_tls = tls.is_some();
+        // A dropped sender stops the server too.
+        let stop_signal = async {
+            let _ = stopped.await;
+        };
+        let task = match tls {
+            Some(config) => tokio::spawn(crate::tls::serve(listener, config, app, stop_signal)),
+            None => tokio::spawn(async move {
+                axum::serve(
+                    listener,
+                    app.into_make_service_with_connect_info::<SocketAddr>(),
+                )
+                .with_graceful_shutdown(stop_signal)
                 .await
-        });
-        tracing::info!(%addr, %database, "fieldsync server listening");
+            }),
+        };
+        tracing::info!(%addr, tls = is_tls, %database, "fieldsync server listening");
         Ok(RunningServer {
             addr,
+            tls: is_tls,
             state,
             stop: Some(stop),
             task,
@@ -89,9 +135,10 @@ impl RunningServer {
         self.addr
     }
 
-    /// Base URL, e.g. `http://127.0.0.1:8080`.
+    /// Base URL, e.g. `http://127.0.0.1:8080` (`https://` with TLS).
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     pub fn state(&self) -> &AppState {
@@ -112,8 +159,11 @@ impl RunningServer {
 }
 
 /// Opens the configured database; returns it and where it is (without any password).
-async fn open_storage(opts: &ServerOptions) -> anyhow::Result<(SharedStorage, String)> {
-    if let Some(url) = &opts.database_url {
+async fn open_storage(
+    opts: &ServerOptions,
+    database_url: Option<&str>,
+) -> anyhow::Result<(SharedStorage, String)> {
+    if let Some(url) = database_url {
         let storage = PostgresStorage::open(url)
             .await
             .context("cannot open the PostgreSQL database")?;

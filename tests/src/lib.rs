@@ -12,42 +12,95 @@ use fieldsync_proto::{
     Asset, Contact, Customer, CustomerId, CustomerTier, Impact, IntakeChannel, NewWorkOrder,
     ProblemCategory, Role, Site, Urgency, UserId,
 };
-use fieldsync_server::{NewUser, RunningServer, ServerOptions, TechnicianProfile};
+use fieldsync_server::{NewUser, RunningServer, ServerOptions, StartOptions, TechnicianProfile};
 use tempfile::TempDir;
 
 /// Password of every user the harness creates.
 pub const PASSWORD: &str = "correct horse battery staple";
 
-/// A running server with a dispatcher and two technicians, on a temporary database.
+/// A running server with a dispatcher, two technicians and an admin (`admin`), on a
+/// temporary database.
 pub struct TestServer {
     pub server: RunningServer,
     pub dispatcher: UserId,
     pub tech_a: UserId,
     pub tech_b: UserId,
+    pub admin: UserId,
+    extra: StartOptions,
     _data: TempDir,
+}
+
+fn options(data: &TempDir) -> ServerOptions {
+    ServerOptions {
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        data_dir: data.path().to_path_buf(),
+        demo: false,
+    }
 }
 
 impl TestServer {
     pub async fn start() -> TestServer {
+        Self::start_with(StartOptions::default()).await
+    }
+
+    /// With TLS, other login limits…
+    pub async fn start_with(extra: StartOptions) -> TestServer {
         let data = TempDir::new().expect("temp dir");
-        let server = RunningServer::start(ServerOptions {
-            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-            data_dir: data.path().to_path_buf(),
-            database_url: None,
-            demo: false,
-        })
-        .await
-        .expect("server starts");
+        let server = RunningServer::start_with(options(&data), extra.clone())
+            .await
+            .expect("server starts");
         let dispatcher = create_user(&server, "dispatch", Role::Dispatcher).await;
         let tech_a = create_user(&server, "tech-a", Role::Technician).await;
         let tech_b = create_user(&server, "tech-b", Role::Technician).await;
+        let admin = create_user(&server, "admin", Role::Admin).await;
         TestServer {
             server,
             dispatcher,
             tech_a,
             tech_b,
+            admin,
+            extra,
             _data: data,
         }
+    }
+
+    /// Stops the server and starts it again on the same database (on a new port).
+    pub async fn restart(&mut self) {
+        let fresh = RunningServer::start_with(options(&self._data), self.extra.clone())
+            .await
+            .expect("server restarts");
+        let old = std::mem::replace(&mut self.server, fresh);
+        old.shutdown().await;
+    }
+
+    /// A bearer token for `username`, from a login of its own (for raw API calls).
+    pub async fn token(&self, username: &str) -> String {
+        let answer: serde_json::Value = reqwest::Client::new()
+            .post(format!("{}/v1/login", self.url()))
+            .json(&serde_json::json!({
+                "username": username, "password": PASSWORD, "device_name": "test script"
+            }))
+            .send()
+            .await
+            .expect("login request")
+            .error_for_status()
+            .expect("login accepted")
+            .json()
+            .await
+            .expect("login answer");
+        answer["token"].as_str().expect("token").to_owned()
+    }
+
+    /// `GET path` with `token`: the status and the JSON body.
+    pub async fn get(&self, token: &str, path: &str) -> (u16, serde_json::Value) {
+        let resp = reqwest::Client::new()
+            .get(format!("{}{path}", self.url()))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request");
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(serde_json::Value::Null))
     }
 
     pub fn url(&self) -> String {

@@ -17,17 +17,25 @@ use fieldsync_proto::{
 };
 use fieldsync_server::storage::postgres::testing::ScratchSchema;
 use fieldsync_server::storage::CommitNotice;
-use fieldsync_server::{NewUser, RunningServer, ServerOptions, TechnicianProfile};
+use fieldsync_server::{NewUser, RunningServer, ServerOptions, StartOptions, TechnicianProfile};
 use fieldsync_tests::{intake, Device, PASSWORD};
 use tokio::sync::broadcast;
 
-fn options(database_url: &str) -> ServerOptions {
-    ServerOptions {
-        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-        data_dir: std::env::temp_dir().join("fieldsync-unused"),
-        database_url: Some(database_url.to_owned()),
-        demo: false,
-    }
+/// An instance on the PostgreSQL database at `database_url`.
+async fn start_instance(database_url: &str) -> RunningServer {
+    RunningServer::start_with(
+        ServerOptions {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            data_dir: std::env::temp_dir().join("fieldsync-unused"),
+            demo: false,
+        },
+        StartOptions {
+            database_url: Some(database_url.to_owned()),
+            ..StartOptions::default()
+        },
+    )
+    .await
+    .expect("instance starts")
 }
 
 /// Two instances on one fresh schema, with a dispatcher and two technicians.
@@ -43,12 +51,8 @@ struct Cluster {
 impl Cluster {
     async fn start(test: &str) -> Option<Cluster> {
         let schema = ScratchSchema::create(test).await?;
-        let one = RunningServer::start(options(&schema.url()))
-            .await
-            .expect("instance one starts");
-        let two = RunningServer::start(options(&schema.url()))
-            .await
-            .expect("instance two starts");
+        let one = start_instance(&schema.url()).await;
+        let two = start_instance(&schema.url()).await;
         create_user(&one, "dispatch", Role::Dispatcher).await;
         let tech_a = create_user(&two, "tech-a", Role::Technician).await;
         let tech_b = create_user(&one, "tech-b", Role::Technician).await;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use fieldsync_proto::{
-    CustomerTier, HoldReason, Impact, IntakeChannel, ProblemCategory, Status, Urgency,
+    CustomerTier, HoldReason, Impact, IntakeChannel, ProblemCategory, Role, Status, Urgency,
 };
 
 use crate::query::ListOrder;
@@ -81,6 +81,89 @@ pub enum Command {
     Status,
     /// Changes the server refused, with its reasons.
     Rejected(RejectedArgs),
+
+    /// The audit trail (dispatchers and admins; needs the network).
+    Audit(AuditArgs),
+    /// Accounts and devices (admins; needs the network).
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create an account.
+    CreateUser(CreateUserArgs),
+    /// Set a new password; the user's sessions end.
+    ResetPassword(ResetPasswordArgs),
+    /// List registered devices.
+    Devices(DevicesArgs),
+    /// Revoke a device: it is refused from then on and removes its local data.
+    Revoke(RevokeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CreateUserArgs {
+    #[arg(long, value_name = "USERNAME")]
+    pub username: String,
+    #[arg(long, env = "FIELDSYNC_NEW_PASSWORD", hide_env_values = true)]
+    pub password: String,
+    #[arg(long, value_name = "NAME")]
+    pub display_name: String,
+    /// technician, dispatcher or admin
+    #[arg(long)]
+    pub role: Role,
+    /// A technician's skill (repeatable).
+    #[arg(long = "skill", value_name = "SKILL")]
+    pub skills: Vec<String>,
+    #[arg(long, default_value = "")]
+    pub region: String,
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+    pub latitude: f64,
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+    pub longitude: f64,
+    #[arg(long)]
+    pub senior: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ResetPasswordArgs {
+    /// Username or user id.
+    #[arg(value_name = "USER")]
+    pub user: String,
+    #[arg(long, env = "FIELDSYNC_NEW_PASSWORD", hide_env_values = true)]
+    pub password: String,
+}
+
+#[derive(Debug, Args)]
+pub struct DevicesArgs {
+    /// Only this user's devices (username or id).
+    #[arg(long, value_name = "USER")]
+    pub user: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RevokeArgs {
+    /// Device id, as listed by `fieldsync admin devices`.
+    #[arg(value_name = "DEVICE")]
+    pub device: fieldsync_proto::DeviceId,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Only entries about this work order (number or id).
+    #[arg(long, value_name = "WO")]
+    pub doc: Option<String>,
+    /// Only entries about this user (username or id).
+    #[arg(long, value_name = "USER")]
+    pub user: Option<String>,
+    /// From this time on, RFC 3339.
+    #[arg(long, value_parser = parse_time)]
+    pub from: Option<fieldsync_proto::Timestamp>,
+    /// Up to this time, RFC 3339.
+    #[arg(long, value_parser = parse_time)]
+    pub to: Option<fieldsync_proto::Timestamp>,
+    #[arg(long, default_value_t = 50)]
+    pub limit: u32,
 }
 
 #[derive(Debug, Args)]
@@ -95,6 +178,10 @@ pub struct LoginArgs {
     /// How this device is listed for administrators.
     #[arg(long, value_name = "NAME")]
     pub device_name: Option<String>,
+    /// Trust this certificate authority (PEM) for a server with its own certificate; kept
+    /// with the session.
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -489,6 +576,44 @@ mod tests {
         assert_eq!(a.urgency, Some(Urgency::Emergency));
         assert_eq!(a.channel, IntakeChannel::Phone);
         assert_eq!(a.latitude, -33.9);
+    }
+
+    #[test]
+    fn admin_commands_parse() {
+        let cli = parse(&[
+            "admin",
+            "create-user",
+            "--username",
+            "tech09",
+            "--password",
+            "pw-1234",
+            "--display-name",
+            "Tech Nine",
+            "--role",
+            "technician",
+            "--skill",
+            "hardware",
+        ])
+        .expect("parses");
+        let Command::Admin(AdminCommand::CreateUser(a)) = cli.command else {
+            panic!("not create-user");
+        };
+        assert_eq!(a.role, Role::Technician);
+        assert_eq!(a.skills, ["hardware"]);
+        assert!(parse(&["admin", "revoke", "not-an-id"]).is_err());
+        assert!(parse(&["admin", "devices", "--user", "tech01"]).is_ok());
+        assert!(parse(&["admin", "reset-password", "tech01", "--password", "x1234"]).is_ok());
+        assert!(parse(&["audit", "--doc", "WO-1", "--from", "2026-03-01T09:00:00Z"]).is_ok());
+        assert!(parse(&[
+            "login",
+            "--server",
+            "https://x",
+            "--user",
+            "a",
+            "--ca-cert",
+            "ca.pem"
+        ])
+        .is_ok());
     }
 
     #[test]

@@ -11,7 +11,7 @@ use fieldsync_proto::{
     ScheduleWindow, Site, Timestamp, UserId, WorkOrderView,
 };
 
-use crate::cli::args::{Cli, Command, CreateArgs, ListArgs};
+use crate::cli::args::{AdminCommand, Cli, Command, CreateArgs, ListArgs};
 use crate::cli::output;
 use crate::error::{Error, Result};
 use crate::query::ListQuery;
@@ -74,7 +74,19 @@ pub(crate) async fn execute(client: &Client, command: Command, as_json: bool) ->
             let device = a
                 .device_name
                 .unwrap_or_else(|| "fieldsync command line".into());
-            let session = client.login(&a.server, &a.user, &password, &device).await?;
+            let ca_cert_pem = match &a.ca_cert {
+                Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
+                    Error::InvalidInput(format!(
+                        "cannot read the certificate authority {}: {e}",
+                        path.display()
+                    ))
+                })?),
+                None => None,
+            };
+            let options = crate::LoginOptions { ca_cert_pem };
+            let session = client
+                .login_with(&a.server, &a.user, &password, &device, &options)
+                .await?;
             if as_json {
                 json(&session)
             } else {
@@ -243,6 +255,80 @@ pub(crate) async fn execute(client: &Client, command: Command, as_json: bool) ->
                 client.clear_rejected_changes()?;
             }
             Ok(text)
+        }
+        Command::Audit(a) => {
+            let entries = client
+                .audit(&crate::AuditFilter {
+                    doc: a.doc,
+                    user: a.user,
+                    from: a.from,
+                    to: a.to,
+                    limit: Some(a.limit),
+                })
+                .await?;
+            if as_json {
+                json(&entries)
+            } else {
+                Ok(output::audit_table(&entries))
+            }
+        }
+        Command::Admin(command) => admin(client, command, as_json).await,
+    }
+}
+
+async fn admin(client: &Client, command: AdminCommand, as_json: bool) -> Result<String> {
+    match command {
+        AdminCommand::CreateUser(a) => {
+            let id = client
+                .admin_create_user(&fieldsync_proto::api::NewUser {
+                    username: a.username.clone(),
+                    password: a.password,
+                    display_name: a.display_name,
+                    role: a.role,
+                    profile: fieldsync_proto::api::TechnicianProfile {
+                        skills: a.skills,
+                        region: a.region,
+                        latitude: a.latitude,
+                        longitude: a.longitude,
+                        senior: a.senior,
+                    },
+                })
+                .await?;
+            if as_json {
+                json(&serde_json::json!({ "id": id, "username": a.username }))
+            } else {
+                Ok(format!("Created {} ({}) as {id}.\n", a.username, a.role))
+            }
+        }
+        AdminCommand::ResetPassword(a) => {
+            client.admin_reset_password(&a.user, &a.password).await?;
+            if as_json {
+                json(&serde_json::json!({ "reset": a.user }))
+            } else {
+                Ok(format!(
+                    "New password set for {}; their devices must log in again.\n",
+                    a.user
+                ))
+            }
+        }
+        AdminCommand::Devices(a) => {
+            let devices = client.admin_devices(a.user.as_deref()).await?;
+            if as_json {
+                json(&devices)
+            } else {
+                Ok(output::device_table(&devices))
+            }
+        }
+        AdminCommand::Revoke(a) => {
+            let device = client.admin_revoke_device(a.device).await?;
+            if as_json {
+                json(&device)
+            } else {
+                Ok(format!(
+                    "Revoked '{}' of {} ({}); it will remove its local data on its next contact.\n",
+                    device.name, device.username, device.id
+                ))
+            }
         }
     }
 }

@@ -356,6 +356,50 @@ pub fn session_line(s: &crate::Session) -> String {
     )
 }
 
+/// The audit trail, one entry a line, newest first.
+pub fn audit_table(entries: &[fieldsync_proto::api::AuditEntry]) -> String {
+    if entries.is_empty() {
+        return "No audit entries match.\n".into();
+    }
+    let mut out = String::new();
+    for e in entries {
+        let who = e.username.as_deref().unwrap_or("-");
+        let doc = e.number.as_deref().unwrap_or("-");
+        let _ = writeln!(
+            out,
+            "{}  {:<17} {:<16} {:<12} {}",
+            time(e.at),
+            e.kind.as_str(),
+            fit(who, 16),
+            doc,
+            e.detail
+        );
+    }
+    out
+}
+
+/// Registered devices, one a line.
+pub fn device_table(devices: &[fieldsync_proto::api::DeviceInfo]) -> String {
+    if devices.is_empty() {
+        return "No devices.\n".into();
+    }
+    let mut out = String::new();
+    for d in devices {
+        let state = match d.revoked_at {
+            Some(at) => format!("revoked {}", time(at)),
+            None => format!("last seen {}", time(d.last_seen)),
+        };
+        let _ = writeln!(
+            out,
+            "{}  {:<16} {:<28} {state}",
+            d.id,
+            fit(&d.username, 16),
+            fit(&d.name, 28)
+        );
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use fieldsync_proto::{CustomerTier, Priority, ProblemCategory, WorkOrderId};

@@ -97,3 +97,9 @@ pub(crate) fn get_owner(conn: &Connection) -> Result<Option<Owner>> {
 pub(crate) fn set_owner(conn: &Connection, owner: &Owner) -> Result<()> {
     set_json(conn, OWNER, owner)
 }
+
+/// Forgets every value: session, token, device id, cursor and owner.
+pub(crate) fn clear_all(conn: &Connection) -> Result<()> {
+    conn.execute("DELETE FROM meta", [])?;
+    Ok(())
+}

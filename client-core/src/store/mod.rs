@@ -4,6 +4,7 @@
 
 pub(crate) mod docs;
 pub(crate) mod index;
+pub(crate) mod leaving;
 pub(crate) mod meta;
 pub(crate) mod outbox;
 pub(crate) mod resync;
@@ -99,6 +100,17 @@ impl Store {
         tx.commit().map_err(Error::from)?;
         Ok(out)
     }
+}
+
+/// Removes everything this device holds: documents, index, outbox, refused changes, the
+/// session and the device's identity. For a device the server says was revoked.
+pub(crate) fn wipe(tx: &Connection) -> Result<()> {
+    docs::drop_all_docs(tx)?;
+    outbox::clear_all(tx)?;
+    resync::clear_all_resync(tx)?;
+    leaving::clear_all(tx)?;
+    meta::clear_all(tx)?;
+    Ok(())
 }
 
 #[cfg(test)]

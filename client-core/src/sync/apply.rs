@@ -7,12 +7,17 @@ use std::collections::HashSet;
 
 use rusqlite::Connection;
 
-use fieldsync_proto::wire::{ChangeBytes, DocUpdate, PushOutcome, SyncResponse, UpdatePayload};
-use fieldsync_proto::{Timestamp, WorkOrderDocument, WorkOrderId, WorkOrderSummary};
+use fieldsync_proto::wire::{
+    ChangeBytes, DocUpdate, ErrorCode, PushOutcome, Rejection, SyncResponse, UpdatePayload,
+};
+use fieldsync_proto::{
+    ActionError, DocumentError, Timestamp, WorkOrderDocument, WorkOrderId, WorkOrderSummary,
+};
 
+use crate::edit::LocalEdit;
 use crate::error::Result;
-use crate::local::name_of;
-use crate::store::{docs, index, meta, outbox, resync};
+use crate::local::{self, name_of};
+use crate::store::{docs, index, leaving, meta, outbox, resync};
 use crate::sync::request::Outgoing;
 
 /// What applying one response did.
@@ -56,29 +61,17 @@ pub(crate) fn apply_response(
                 applied.accepted_docs += 1;
             }
             PushOutcome::Rejected(rejection) => {
-                // Changes before the refused one may have been stored: those are acknowledged.
-                let stored = usize::try_from(rejection.accepted)
-                    .unwrap_or(usize::MAX)
-                    .min(sent.len());
-                applied.settled_rows += outbox::delete_outbox_ids(tx, &sent[..stored])?;
-                // Later local changes build on the refused one, so they go too: all of the
-                // document's remaining rows, sent or newer.
-                let number = name_of(tx, doc)?;
-                applied.settled_rows += outbox::move_to_rejected(
-                    tx,
-                    doc,
-                    &number,
-                    rejection.code,
-                    &rejection.message,
-                    now,
-                )?;
-                docs::drop_doc(tx, doc)?;
-                let reason = format!("the server refused a change ({})", rejection.code);
-                resync::mark_resync(tx, doc, &reason, now)?;
-                tracing::warn!(%doc, %number, code = %rejection.code, "change refused by the server");
+                applied.settled_rows += settle_rejection(tx, doc, sent, rejection, now)?;
                 applied.needs_resync.push(doc);
                 applied.rejected_docs += 1;
             }
+        }
+        if leaving::is_leaving(tx, doc)? && !outbox::doc_has_outbox(tx, doc)? {
+            // It left this device's scope; now that its changes are settled, it goes.
+            docs::drop_doc(tx, doc)?;
+            leaving::clear(tx, doc)?;
+            resync::clear_resync(tx, doc)?;
+            applied.needs_resync.retain(|d| *d != doc);
         }
     }
 
@@ -109,6 +102,7 @@ pub(crate) fn apply_response(
             if !answered.contains(doc) && !applied.needs_resync.contains(doc) {
                 tracing::info!(%doc, "full copy not sent by the server; no longer asking");
                 resync::clear_resync(tx, *doc)?;
+                reject_held_out_of_scope(tx, *doc, now)?;
             }
         }
     }
@@ -123,11 +117,15 @@ fn apply_update(tx: &Connection, update: &DocUpdate, now: Timestamp) -> Result<U
         UpdatePayload::Snapshot(bytes) => apply_snapshot(tx, id, bytes, now),
         UpdatePayload::Changes(changes) => apply_changes(tx, id, changes, now),
         UpdatePayload::Removed => {
-            if outbox::doc_has_outbox(tx, id)? {
+            if outbox::doc_has_unsent(tx, id)? {
+                // Reassigned while this device still has work to upload: that goes first.
+                leaving::mark(tx, id, now)?;
                 return Ok(UpdateOutcome::Kept);
             }
+            reject_held_out_of_scope(tx, id, now)?;
             docs::drop_doc(tx, id)?;
             resync::clear_resync(tx, id)?;
+            leaving::clear(tx, id)?;
             Ok(UpdateOutcome::Removed)
         }
     }
@@ -174,7 +172,141 @@ fn apply_snapshot(
     }
     index::upsert_summary(tx, &WorkOrderSummary::new(&wo, now))?;
     resync::clear_resync(tx, id)?;
+    leaving::clear(tx, id)?;
+    replay_held(tx, id, now)?;
     Ok(UpdateOutcome::Stored)
+}
+
+/// Settles a refused push of `doc`: the changes before the refused one were stored, the refused
+/// one goes to the rejected list, and the later ones are held to be made again on the server's
+/// version (or refused too, if they built on a creation the server refused). The local copy is
+/// dropped and asked for whole. Returns how many sent rows were settled.
+fn settle_rejection(
+    tx: &Connection,
+    doc: WorkOrderId,
+    sent: &[i64],
+    rejection: &Rejection,
+    now: Timestamp,
+) -> Result<usize> {
+    let stored = usize::try_from(rejection.accepted)
+        .unwrap_or(usize::MAX)
+        .min(sent.len());
+    let mut settled = outbox::delete_outbox_ids(tx, &sent[..stored])?;
+    let number = name_of(tx, doc)?;
+    if let Some(&refused) = sent.get(stored) {
+        let creation = matches!(outbox::edit_of(tx, refused)?, Some(LocalEdit::Create(_)));
+        settled += outbox::reject_rows(
+            tx,
+            &[refused],
+            &number,
+            rejection.code,
+            &rejection.message,
+            now,
+        )?;
+        outbox::hold_all(tx, doc)?;
+        if creation {
+            // Nothing can be made again on a work order that was never created.
+            let message = format!(
+                "the creation of {number} was refused, so this edit of it was not sent: {}",
+                rejection.message
+            );
+            settled += outbox::reject_held(tx, doc, &number, rejection.code, &message, now)?;
+        }
+    }
+    docs::drop_doc(tx, doc)?;
+    let reason = format!("the server refused a change ({})", rejection.code);
+    resync::mark_resync(tx, doc, &reason, now)?;
+    tracing::warn!(%doc, %number, code = %rejection.code, accepted = stored, "change refused by the server");
+    Ok(settled)
+}
+
+/// Held edits of a work order this device will not get back: refused, with the reason.
+fn reject_held_out_of_scope(tx: &Connection, doc: WorkOrderId, now: Timestamp) -> Result<()> {
+    let number = name_of(tx, doc)?;
+    let moved = outbox::reject_held(
+        tx,
+        doc,
+        &number,
+        ErrorCode::Forbidden,
+        &format!(
+            "{number} is no longer available to this device, so this edit, made after a refused one, could not be made again"
+        ),
+        now,
+    )?;
+    if moved > 0 {
+        tracing::warn!(%doc, %number, moved, "held edits refused: the work order left this device");
+    }
+    Ok(())
+}
+
+/// The code a held edit gets when it cannot be made again on the server's version.
+fn code_for(e: &DocumentError) -> ErrorCode {
+    match e {
+        DocumentError::Action(ActionError::WrongStatus { .. }) => ErrorCode::Conflict,
+        DocumentError::Action(
+            ActionError::FieldWorkOnly { .. }
+            | ActionError::OfficeOnly { .. }
+            | ActionError::NotAssignee { .. },
+        ) => ErrorCode::Forbidden,
+        _ => ErrorCode::InvalidDocument,
+    }
+}
+
+/// Makes the held edits of `id` again, in their order, on the version just stored: each that
+/// still applies becomes a new change in its old place in the outbox; each that does not goes
+/// to the rejected list with the reason.
+fn replay_held(tx: &Connection, id: WorkOrderId, now: Timestamp) -> Result<()> {
+    let held = outbox::held_edits(tx, id)?;
+    if held.is_empty() {
+        return Ok(());
+    }
+    let actor = local::require_session(tx)?.actor();
+    let number = name_of(tx, id)?;
+    let Some(mut doc) = docs::load_document(tx, id)? else {
+        return Ok(());
+    };
+    let mut latest = None;
+    for edit in held {
+        let action = match &edit.edit {
+            LocalEdit::Act(action) => action,
+            LocalEdit::Create(_) => {
+                outbox::reject_rows(
+                    tx,
+                    &[edit.id],
+                    &number,
+                    ErrorCode::Conflict,
+                    "the work order exists already; the creation was not made again",
+                    now,
+                )?;
+                continue;
+            }
+        };
+        // The person's own time, so that SLA clocks count from when they acted.
+        match doc.act(action, &actor, edit.at) {
+            Ok((wo, change)) => {
+                docs::append_chunk(tx, id, &change.bytes)?;
+                outbox::release(tx, edit.id, &change.hash, &change.bytes)?;
+                latest = Some(wo);
+            }
+            Err(DocumentError::Unchanged) => {
+                // The server's version already looks like this edit wanted: nothing to send.
+                outbox::delete_outbox_ids(tx, &[edit.id])?;
+            }
+            Err(e) => {
+                let message = format!(
+                    "{} could not be made again on the server's version of {number}: {e}",
+                    action.name()
+                );
+                outbox::reject_rows(tx, &[edit.id], &number, code_for(&e), &message, now)?;
+            }
+        }
+    }
+    if let Some(wo) = latest {
+        index::upsert_summary(tx, &WorkOrderSummary::new(&wo, now))?;
+        let chunks = docs::chunk_count(tx, id)?;
+        docs::compact_if_needed(tx, id, chunks, &mut doc)?;
+    }
+    Ok(())
 }
 
 /// The server's copy plus this device's unacknowledged changes, when the local copy is lost.
@@ -390,44 +522,53 @@ mod tests {
         assert_eq!(view.parts_used, 1);
     }
 
+    fn refused(out: &Outgoing, doc: WorkOrderId, code: ErrorCode, accepted: u32) -> SyncResponse {
+        let mut resp = response(out.request.cursor.0 + 1, Vec::new());
+        resp.results.push(PushResult {
+            doc,
+            outcome: PushOutcome::Rejected(Rejection {
+                code,
+                message: "technicians cannot change the schedule".into(),
+                accepted,
+            }),
+        });
+        resp
+    }
+
     #[test]
-    fn a_rejection_moves_the_changes_to_the_rejected_list_and_refetches_the_doc() {
+    fn a_rejection_keeps_the_refused_change_and_replays_the_later_edits() {
         let (store, id, mut server) = tech_with_job();
         act(&store, id, Action::Accept);
         act(&store, id, part("PUMP-200"));
         let out = build(&store);
-        // Made after the request went out; it builds on the refused changes, so it goes too.
+        // Made after the request went out; it builds on the refused change too.
         act(&store, id, part("FUSE-10A"));
-        let mut resp = response(6, Vec::new());
-        resp.results.push(PushResult {
-            doc: id,
-            outcome: PushOutcome::Rejected(Rejection {
-                code: ErrorCode::FieldNotWritable,
-                message: "technicians cannot change the schedule".into(),
-                accepted: 0,
-            }),
-        });
-        let applied = apply(&store, &out, &resp);
+        let applied = apply(
+            &store,
+            &out,
+            &refused(&out, id, ErrorCode::FieldNotWritable, 0),
+        );
         assert_eq!(applied.rejected_docs, 1);
-        assert_eq!(applied.settled_rows, 3);
         assert_eq!(applied.needs_resync, vec![id]);
-        assert_eq!(pending(&store), 0);
         assert!(!has_doc(&store, id), "the local copy is dropped");
+        assert_eq!(pending(&store), 2, "the later edits wait, held");
 
         let rejected = store.read(outbox::rejected_list).expect("rejected");
-        assert_eq!(rejected.len(), 3);
-        assert!(rejected
-            .iter()
-            .all(|r| r.code == ErrorCode::FieldNotWritable));
+        assert_eq!(rejected.len(), 1, "only the refused change: {rejected:?}");
+        assert_eq!(rejected[0].code, ErrorCode::FieldNotWritable);
         assert!(rejected[0].message.contains("schedule"));
         assert_eq!(rejected[0].action(), Some(&Action::Accept));
-        assert_eq!(rejected[2].action(), Some(&part("FUSE-10A")));
         assert!(rejected[0].number.starts_with("WO-"));
 
-        // The next request asks for the document whole, and the server's copy comes back.
+        // Nothing held is sent; the next request asks for the document whole.
         let next = build(&store);
         assert_eq!(next.request.resync, vec![id]);
         assert!(next.request.push.is_empty());
+        // The server's version comes back (the office meanwhile moved the job on), and the
+        // held edits are made again on top of it, in order, with their original times.
+        server
+            .act(&Action::Accept, &office_as_tech(&server), now())
+            .ok();
         apply(
             &store,
             &next,
@@ -435,7 +576,97 @@ mod tests {
         );
         assert!(resync_list(&store).is_empty());
         let view = store.read(|c| local::view(c, id, now())).expect("view");
-        assert_eq!(view.status, Status::Assigned, "the server's version");
+        assert_eq!(
+            view.part_usages
+                .iter()
+                .map(|p| p.part_number.as_str())
+                .collect::<Vec<_>>(),
+            vec!["PUMP-200", "FUSE-10A"]
+        );
+        let again = build(&store);
+        assert_eq!(again.request.push.len(), 1);
+        assert_eq!(
+            again.request.push[0].changes.len(),
+            2,
+            "both edits go up again"
+        );
+        assert_eq!(pending(&store), 2);
+    }
+
+    /// The assignee of the server copy, acting on it (for a server-side acceptance).
+    fn office_as_tech(server: &WorkOrderDocument) -> fieldsync_proto::Actor {
+        let wo = server.read().expect("read");
+        fieldsync_proto::Actor {
+            user: wo.assignee.expect("assigned"),
+            role: Role::Technician,
+            device: fieldsync_proto::DeviceId::new(),
+        }
+    }
+
+    #[test]
+    fn held_edits_that_no_longer_fit_are_refused_with_the_reason() {
+        let (store, id, mut server) = tech_with_job();
+        act(&store, id, Action::Accept);
+        act(&store, id, Action::StartTravel);
+        let out = build(&store);
+        apply(
+            &store,
+            &out,
+            &refused(&out, id, ErrorCode::FieldNotWritable, 0),
+        );
+        // The server's copy was cancelled by the office meanwhile: travelling no longer fits.
+        server
+            .act(
+                &Action::Cancel {
+                    reason: "duplicate".into(),
+                },
+                &office_actor(),
+                now(),
+            )
+            .expect("cancel");
+        apply(
+            &store,
+            &build(&store),
+            &response(8, vec![(id, UpdatePayload::Snapshot(server.save()))]),
+        );
+        assert_eq!(pending(&store), 0);
+        let rejected = store.read(outbox::rejected_list).expect("rejected");
+        assert_eq!(rejected.len(), 2);
+        assert_eq!(rejected[1].action(), Some(&Action::StartTravel));
+        assert_eq!(rejected[1].code, ErrorCode::Conflict);
+        assert!(
+            rejected[1].message.contains("could not be made again"),
+            "{}",
+            rejected[1].message
+        );
+    }
+
+    #[test]
+    fn held_edits_of_a_work_order_that_left_the_device_are_refused() {
+        let (store, id, _) = tech_with_job();
+        act(&store, id, Action::Accept);
+        act(&store, id, part("PUMP-200"));
+        let out = build(&store);
+        apply(
+            &store,
+            &out,
+            &refused(&out, id, ErrorCode::FieldNotWritable, 0),
+        );
+        // Reassigned: the server answers the resync with a removal.
+        apply(
+            &store,
+            &build(&store),
+            &response(9, vec![(id, UpdatePayload::Removed)]),
+        );
+        assert_eq!(pending(&store), 0);
+        let rejected = store.read(outbox::rejected_list).expect("rejected");
+        assert_eq!(rejected.len(), 2);
+        assert!(
+            rejected[1].message.contains("no longer available"),
+            "{}",
+            rejected[1].message
+        );
+        assert!(resync_list(&store).is_empty());
     }
 
     #[test]
@@ -577,8 +808,8 @@ mod tests {
             "kept: its change is not acknowledged yet"
         );
 
+        // Once the change is acknowledged the document goes, without another removal.
         apply(&store, &out, &accepted(&out, id));
-        apply(&store, &build(&store), &removed);
         assert!(!has_doc(&store, id));
         let listed = store
             .read(|c| index::list(c, &Default::default()))

@@ -46,13 +46,28 @@ pub struct SyncProgress {
     pub bytes_done: u64,
 }
 
-/// Runs rounds until nothing is left to push or pull.
+/// Runs rounds until nothing is left to push or pull. If the server says this device was
+/// revoked, everything the device holds is removed before the error is returned.
 pub(crate) async fn run(
     store: &Store,
     remote: &Remote,
     progress: &(dyn Fn(SyncProgress) + Send + Sync),
 ) -> Result<SyncReport> {
+    let result = rounds(store, remote, progress).await;
+    if let Err(Error::DeviceRevoked { .. }) = &result {
+        store.write(|tx| crate::store::wipe(tx))?;
+        tracing::warn!("this device was revoked; its local data was removed");
+    }
+    result
+}
+
+async fn rounds(
+    store: &Store,
+    remote: &Remote,
+    progress: &(dyn Fn(SyncProgress) + Send + Sync),
+) -> Result<SyncReport> {
     let session = store.read(meta::get_session)?.ok_or(Error::NotLoggedIn)?;
+    remote.trust(session.ca_cert_pem.as_deref())?;
     let server = session.session.server_url.clone();
     let mut report = SyncReport::default();
     let mut state = SyncProgress::default();
@@ -88,7 +103,7 @@ pub(crate) async fn run(
         progress(state);
 
         let (outbox_left, resync_left) =
-            store.read(|c| Ok((outbox::outbox_count(c)?, resync::resync_docs(c, 1)?)))?;
+            store.read(|c| Ok((outbox::unsent_count(c)?, resync::resync_docs(c, 1)?)))?;
         let pushed_something = applied.settled_rows > 0 || outgoing.sent_rows() == 0;
         let new_resync = applied
             .needs_resync

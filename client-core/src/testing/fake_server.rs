@@ -27,6 +27,8 @@ pub(crate) struct FakeState {
     pub requests: Vec<SyncRequest>,
     pub logins: Vec<LoginRequest>,
     pub technicians: Vec<TechnicianInfo>,
+    /// Answer every sync with "this device was revoked".
+    pub revoked: bool,
 }
 
 pub(crate) struct FakeServer {
@@ -133,6 +135,13 @@ async fn sync(State(state): Shared, headers: HeaderMap, body: Bytes) -> Response
         Err(e) => return error(StatusCode::BAD_REQUEST, e.code(), &e.to_string()),
     };
     let mut state = state.lock().expect("state");
+    if state.revoked {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            ErrorCode::DeviceRevoked,
+            "this device was revoked by an administrator",
+        );
+    }
     let mut page = state
         .pages
         .pop_front()

@@ -46,6 +46,7 @@ pub(crate) fn sign_in(store: &Store, session: &Session) {
                 &StoredSession {
                     session: session.clone(),
                     token: "test-token".into(),
+                    ca_cert_pem: None,
                 },
             )
         })

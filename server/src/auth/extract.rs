@@ -1,6 +1,10 @@
-//! `AuthUser`: the extractor that checks the bearer token of a request.
+//! `AuthUser`: the extractor that checks the bearer token of a request; `ClientAddress`: the
+//! network address a request came from, where the server knows it.
 
-use axum::extract::FromRequestParts;
+use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use fieldsync_proto::{Actor, DeviceId, Timestamp};
@@ -75,8 +79,16 @@ impl FromRequestParts<AppState> for AuthUser {
             .ok_or_else(|| Error::Unauthorized("the token is not valid; sign in again".into()))?;
         let now = Timestamp::now();
         if session.revoked {
+            let device = state.storage().device(session.device).await?;
+            if device.is_some_and(|d| d.revoked_at.is_some()) {
+                return Err(Error::DeviceRevoked(
+                    "this device was revoked by an administrator; it may no longer sync, and its local data is to be removed"
+                        .into(),
+                ));
+            }
             return Err(Error::Unauthorized(
-                "the token was revoked; sign in again".into(),
+                "the token was revoked (the password was reset, or the account disabled); sign in again"
+                    .into(),
             ));
         }
         if now >= session.expires_at {
@@ -97,5 +109,24 @@ impl FromRequestParts<AppState> for AuthUser {
             user: session.user,
             device: session.device,
         })
+    }
+}
+
+/// The peer address of the connection, when the server was started with connection info
+/// (`RunningServer` always is; routers called directly in tests are not). Forwarding headers
+/// are not trusted: anyone could set them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientAddress(pub Option<IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Infallible> {
+        Ok(ClientAddress(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|ConnectInfo(addr)| addr.ip()),
+        ))
     }
 }

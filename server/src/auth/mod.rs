@@ -2,7 +2,8 @@
 //! user and device a request acts for.
 
 mod extract;
+pub mod limit;
 pub mod password;
 pub mod token;
 
-pub use extract::AuthUser;
+pub use extract::{AuthUser, ClientAddress};

@@ -519,6 +519,7 @@ fn one_work_order(rng: &mut StdRng, cast: &Cast<'_>) -> Result<DocumentCommit, E
         origin: None,
         received_at: now,
         known_by: None,
+        audit: Vec::new(),
     })
 }
 

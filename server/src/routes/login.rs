@@ -6,6 +6,7 @@ use axum::{Json, Router};
 use fieldsync_proto::api::{LoginRequest, LoginResponse, LOGIN_PATH};
 
 use super::extract::JsonBody;
+use crate::auth::ClientAddress;
 use crate::error::Error;
 use crate::state::AppState;
 
@@ -15,7 +16,8 @@ pub fn routes() -> Router<AppState> {
 
 async fn login(
     State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
     JsonBody(req): JsonBody<LoginRequest>,
 ) -> Result<Json<LoginResponse>, Error> {
-    crate::accounts::login(&state, req).await.map(Json)
+    crate::accounts::login(&state, req, address).await.map(Json)
 }

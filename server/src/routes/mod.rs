@@ -1,6 +1,8 @@
 //! The HTTP surface: one router per area, merged in `app` with body limits, a request timeout
 //! and request tracing.
 
+mod admin;
+mod audit;
 mod extract;
 mod health;
 mod login;
@@ -34,6 +36,8 @@ pub fn app(state: AppState) -> Router {
         .merge(login::routes())
         .merge(work_orders::routes())
         .merge(people::routes())
+        .merge(admin::routes())
+        .merge(audit::routes())
         .layer(RequestBodyLimitLayer::new(MAX_JSON_BYTES));
     let frames = sync::routes().layer(RequestBodyLimitLayer::new(wire::MAX_FRAME_BYTES));
     Router::new()

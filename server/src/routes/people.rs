@@ -56,7 +56,7 @@ async fn create_user(
         )));
     }
     let username = new.username.clone();
-    let id = state.create_user(new).await?;
+    let id = crate::accounts::create_user(&state, new, Some(&auth.user)).await?;
     tracing::info!(%username, "account created");
     Ok((StatusCode::CREATED, Json(CreatedUser { id })))
 }

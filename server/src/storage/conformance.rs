@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use fieldsync_proto::api::TechnicianProfile;
+use fieldsync_proto::api::{AuditKind, TechnicianProfile};
 use fieldsync_proto::wire::{Cursor, PullLimits, UpdatePayload};
 use fieldsync_proto::{
     ChangeHash, CustomerTier, DeviceId, Priority, ProblemCategory, Role, Status, Timestamp, UserId,
@@ -13,9 +13,9 @@ use fieldsync_proto::{
 };
 
 use super::{
-    CandidateQuery, CommitNotice, CommitOutcome, Delivery, DeliveryRecord, DocumentCommit,
-    NewChange, NewSession, Part, Scope, Seq, SharedStorage, StorageError, TokenHash, User,
-    UserRecord, WorkOrderQuery,
+    AuditQuery, CandidateQuery, CommitNotice, CommitOutcome, Delivery, DeliveryRecord,
+    DocumentCommit, NewAuditEntry, NewChange, NewSession, Part, Scope, Seq, SharedStorage,
+    StorageError, TokenHash, User, UserRecord, WorkOrderQuery,
 };
 use crate::sync::pull::{pull, PullRequest};
 
@@ -30,6 +30,9 @@ pub async fn run_all(store: SharedStorage) {
     work_order_lists(store.clone()).await;
     import_is_all_or_nothing(store.clone()).await;
     commit_notices(store.clone()).await;
+    device_admin(store.clone()).await;
+    assignment_grants(store.clone()).await;
+    audit_trail(store.clone()).await;
     parts_catalogue(store).await;
 }
 
@@ -145,6 +148,7 @@ fn new_doc(id: WorkOrderId, assignee: Option<UserId>, changes: Vec<NewChange>) -
         origin: None,
         received_at: Timestamp(1_700_000_000_000),
         known_by: None,
+        audit: Vec::new(),
     }
 }
 
@@ -658,6 +662,234 @@ pub async fn parts_catalogue(store: SharedStorage) {
     let parts = store.parts().await.expect("list");
     let found: Vec<_> = parts.iter().filter(|p| p.part_number == number).collect();
     assert_eq!(found, vec![&part]);
+}
+
+/// Devices are listed per user, revoked once (the first time stays), and a revoked device's
+/// sessions are refused; a password reset ends every session of the user.
+pub async fn device_admin(store: SharedStorage) {
+    let a = user(Role::Technician);
+    let b = user(Role::Technician);
+    store.create_user(a.clone()).await.expect("a");
+    store.create_user(b.clone()).await.expect("b");
+    let now = Timestamp(1_700_000_000_000);
+    let tablet = store
+        .register_device(a.user.id, None, "tablet", now)
+        .await
+        .expect("register");
+    let phone = store
+        .register_device(a.user.id, None, "phone", now.plus_minutes(1))
+        .await
+        .expect("register");
+    let other = store
+        .register_device(b.user.id, None, "laptop", now)
+        .await
+        .expect("register");
+
+    let mine = store.devices(Some(a.user.id)).await.expect("devices");
+    assert_eq!(
+        mine.iter().map(|d| d.id).collect::<Vec<_>>(),
+        vec![tablet, phone],
+        "one user's devices, oldest first"
+    );
+    assert_eq!(mine[0].username, a.user.username);
+    assert_eq!(mine[0].name, "tablet");
+    assert_eq!(mine[0].revoked_at, None);
+    let all = store.devices(None).await.expect("all devices");
+    assert!(all.iter().any(|d| d.id == other));
+    assert!(all.iter().any(|d| d.id == tablet));
+
+    let session = |device: DeviceId, tag: u8| {
+        let mut bytes = [tag; 32];
+        bytes[..16].copy_from_slice(device.as_uuid().as_bytes());
+        NewSession {
+            token: TokenHash(bytes),
+            user: a.user.id,
+            device,
+            created_at: now,
+            expires_at: now.plus_minutes(60),
+        }
+    };
+    let on_tablet = session(tablet, 1);
+    let on_phone = session(phone, 2);
+    store
+        .create_session(on_tablet.clone())
+        .await
+        .expect("session");
+    store
+        .create_session(on_phone.clone())
+        .await
+        .expect("session");
+
+    let revoked = store
+        .revoke_device(tablet, now.plus_minutes(5))
+        .await
+        .expect("revoke")
+        .expect("known device");
+    assert_eq!(revoked.revoked_at, Some(now.plus_minutes(5)));
+    let again = store
+        .revoke_device(tablet, now.plus_minutes(9))
+        .await
+        .expect("revoke again")
+        .expect("known device");
+    assert_eq!(
+        again.revoked_at,
+        Some(now.plus_minutes(5)),
+        "first time kept"
+    );
+    assert!(store
+        .revoke_device(DeviceId::new(), now)
+        .await
+        .expect("revoke unknown")
+        .is_none());
+    let found = store.session(on_tablet.token).await.expect("lookup");
+    assert!(
+        found.expect("still found").revoked,
+        "the revoked device's token"
+    );
+    let found = store.session(on_phone.token).await.expect("lookup");
+    assert!(!found.expect("found").revoked, "other devices unaffected");
+    assert_eq!(
+        store
+            .device(tablet)
+            .await
+            .expect("device")
+            .map(|d| d.revoked_at),
+        Some(Some(now.plus_minutes(5)))
+    );
+
+    assert!(store
+        .set_password(a.user.id, "$argon2id$new".into(), now.plus_minutes(10))
+        .await
+        .expect("reset"));
+    let (_, hash) = store
+        .user_by_username(&a.user.username)
+        .await
+        .expect("lookup")
+        .expect("found");
+    assert_eq!(hash, "$argon2id$new");
+    let found = store.session(on_phone.token).await.expect("lookup");
+    assert!(found.expect("found").revoked, "sessions end with a reset");
+    assert!(!store
+        .set_password(UserId::new(), "x".into(), now)
+        .await
+        .expect("reset unknown"));
+}
+
+/// Every assignee of a committed version keeps a grant, also after reassignment.
+pub async fn assignment_grants(store: SharedStorage) {
+    let id = WorkOrderId::new();
+    let (a, b) = (UserId::new(), UserId::new());
+    assert!(!store.was_assigned(id, a).await.expect("grant"));
+    let first = commit_ok(&store, new_doc(id, Some(a), vec![change(41)])).await;
+    let mut reassign = new_doc(id, Some(b), vec![change(42)]);
+    reassign.expected = Some(first);
+    commit_ok(&store, reassign).await;
+    assert!(store.was_assigned(id, a).await.expect("grant"), "previous");
+    assert!(store.was_assigned(id, b).await.expect("grant"), "current");
+    assert!(!store.was_assigned(id, UserId::new()).await.expect("grant"));
+    assert!(!store
+        .was_assigned(WorkOrderId::new(), a)
+        .await
+        .expect("grant"));
+}
+
+/// Entries come back newest first, filtered; those of a refused commit are not written.
+pub async fn audit_trail(store: SharedStorage) {
+    let id = WorkOrderId::new();
+    let who = UserId::new();
+    let base = Timestamp(1_800_000_000_000);
+    let entry = |kind: AuditKind, minutes: i64, detail: &str| NewAuditEntry {
+        user: Some(who),
+        username: Some("auditee".into()),
+        device: Some(DeviceId::new()),
+        doc: Some(id),
+        number: Some("WO-TEST-0001".into()),
+        device_time: Some(base.plus_minutes(minutes - 1)),
+        address: Some("127.0.0.1".into()),
+        ..NewAuditEntry::new(kind, base.plus_minutes(minutes), detail)
+    };
+    store
+        .append_audit(vec![NewAuditEntry {
+            doc: None,
+            number: None,
+            ..entry(AuditKind::LoginSucceeded, 0, "signed in")
+        }])
+        .await
+        .expect("append");
+    let mut create = new_doc(id, Some(who), vec![change(51)]);
+    create.audit = vec![entry(AuditKind::ChangeAccepted, 1, "created")];
+    let first = commit_ok(&store, create).await;
+    let mut refused = new_doc(id, None, vec![change(52)]);
+    refused.audit = vec![entry(AuditKind::ChangeAccepted, 2, "never stored")];
+    assert_eq!(
+        store.commit(refused).await.expect("commit"),
+        CommitOutcome::VersionConflict
+    );
+    let mut second = new_doc(id, Some(who), vec![change(53)]);
+    second.expected = Some(first);
+    second.audit = vec![entry(AuditKind::ChangeRejected, 3, "urgency: not writable")];
+    commit_ok(&store, second).await;
+
+    let all = store
+        .audit(AuditQuery {
+            user: Some(who),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .expect("audit");
+    let details: Vec<&str> = all.iter().map(|e| e.detail.as_str()).collect();
+    assert_eq!(
+        details,
+        vec!["urgency: not writable", "created", "signed in"]
+    );
+    assert!(all.windows(2).all(|w| w[0].id > w[1].id), "newest first");
+    assert_eq!(all[1].kind, AuditKind::ChangeAccepted);
+    assert_eq!(all[1].device_time, Some(base));
+    assert_eq!(all[1].number.as_deref(), Some("WO-TEST-0001"));
+    assert_eq!(all[2].address.as_deref(), Some("127.0.0.1"));
+
+    let by_doc = store
+        .audit(AuditQuery {
+            doc: Some(id),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .expect("audit");
+    assert_eq!(by_doc.len(), 2);
+    let by_number = store
+        .audit(AuditQuery {
+            number: Some("WO-TEST-0001".into()),
+            from: Some(base.plus_minutes(2)),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .expect("audit");
+    assert_eq!(by_number.len(), 1);
+    let window = store
+        .audit(AuditQuery {
+            user: Some(who),
+            from: Some(base),
+            to: Some(base.plus_minutes(1)),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .expect("audit");
+    assert_eq!(window.len(), 2);
+    let page = store
+        .audit(AuditQuery {
+            user: Some(who),
+            limit: 1,
+            before_id: Some(all[0].id),
+            ..Default::default()
+        })
+        .await
+        .expect("audit");
+    assert_eq!(page.len(), 1);
+    assert_eq!(page[0].id, all[1].id);
 }
 
 /// Commits racing through two handles on one database (two server instances, or two

@@ -12,7 +12,7 @@ pub mod sqlite;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use fieldsync_proto::api::TechnicianProfile;
+use fieldsync_proto::api::{AuditEntry, AuditKind, DeviceInfo, TechnicianProfile};
 use fieldsync_proto::Status;
 use fieldsync_proto::{
     ChangeHash, DeviceId, Role, Timestamp, UserId, WorkOrderId, WorkOrderSummary,
@@ -141,6 +141,9 @@ pub struct DocumentCommit {
     /// A device that already holds everything in this commit (the one that created the
     /// document), so that it is not sent the document back.
     pub known_by: Option<DeviceId>,
+    /// Audit entries describing this update, written in the same transaction, so that an
+    /// acknowledged change is never missing from the audit trail.
+    pub audit: Vec<NewAuditEntry>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -243,6 +246,55 @@ pub struct CommitNotice {
     pub previous_assignee: Option<UserId>,
 }
 
+/// An audit entry to append; the backend numbers it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewAuditEntry {
+    pub at: Timestamp,
+    pub kind: AuditKind,
+    pub user: Option<UserId>,
+    pub username: Option<String>,
+    pub device: Option<DeviceId>,
+    pub doc: Option<WorkOrderId>,
+    pub number: Option<String>,
+    pub device_time: Option<Timestamp>,
+    pub detail: String,
+    pub address: Option<String>,
+}
+
+impl NewAuditEntry {
+    /// An entry of `kind` recorded now, with everything else to fill in.
+    pub fn new(kind: AuditKind, at: Timestamp, detail: impl Into<String>) -> Self {
+        Self {
+            at,
+            kind,
+            user: None,
+            username: None,
+            device: None,
+            doc: None,
+            number: None,
+            device_time: None,
+            detail: detail.into(),
+            address: None,
+        }
+    }
+}
+
+/// Filters of the audit trail; every filter given must match.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AuditQuery {
+    pub doc: Option<WorkOrderId>,
+    /// A work order number (`WO-…`), for entries that recorded it.
+    pub number: Option<String>,
+    pub user: Option<UserId>,
+    /// Recorded at or after.
+    pub from: Option<Timestamp>,
+    /// Recorded at or before.
+    pub to: Option<Timestamp>,
+    /// Only entries with an id below this one (for paging back in time).
+    pub before_id: Option<u64>,
+    pub limit: u32,
+}
+
 /// How many notices a slow listener may fall behind before it is told it lagged (and then
 /// simply syncs): bounded, so no listener can hold memory.
 pub const COMMIT_FEED_CAPACITY: usize = 1024;
@@ -278,14 +330,41 @@ pub trait Storage: Send + Sync + 'static {
     async fn create_session(&self, session: NewSession) -> Result<(), StorageError>;
     async fn session(&self, token: TokenHash) -> Result<Option<Session>, StorageError>;
     async fn touch_device(&self, device: DeviceId, now: Timestamp) -> Result<(), StorageError>;
+    async fn device(&self, device: DeviceId) -> Result<Option<DeviceInfo>, StorageError>;
+    /// Every device, or one user's, ordered by username, then registration time.
+    async fn devices(&self, user: Option<UserId>) -> Result<Vec<DeviceInfo>, StorageError>;
+    /// Marks the device revoked (keeping the first revocation time); every token of it is
+    /// refused from then on. `None` if there is no such device.
+    async fn revoke_device(
+        &self,
+        device: DeviceId,
+        now: Timestamp,
+    ) -> Result<Option<DeviceInfo>, StorageError>;
+    /// Replaces the user's password hash and revokes every token they hold, so that sessions
+    /// opened with the old password end. `false` if there is no such user.
+    async fn set_password(
+        &self,
+        user: UserId,
+        password_hash: String,
+        now: Timestamp,
+    ) -> Result<bool, StorageError>;
+
+    // Audit trail: append-only, no way to change or remove an entry.
+    async fn append_audit(&self, entries: Vec<NewAuditEntry>) -> Result<(), StorageError>;
+    /// Newest first, at most `limit`.
+    async fn audit(&self, query: AuditQuery) -> Result<Vec<AuditEntry>, StorageError>;
 
     // Documents.
     async fn load_document(&self, id: WorkOrderId) -> Result<Option<StoredDocument>, StorageError>;
-    /// Stores one update atomically, with the next sequence number, if the version matches.
+    /// Stores one update atomically, with the next sequence number, if the version matches,
+    /// together with its audit entries; also remembers `summary.assignee` as having been
+    /// assigned the document (see `was_assigned`).
     async fn commit(&self, commit: DocumentCommit) -> Result<CommitOutcome, StorageError>;
     /// Stores many new documents in one transaction (seeding); fails if any already exists.
     async fn import(&self, commits: Vec<DocumentCommit>) -> Result<(), StorageError>;
     async fn list_work_orders(&self, query: WorkOrderQuery) -> Result<SummaryPage, StorageError>;
+    /// Whether `user` is or ever was the assignee of `doc` in a committed version.
+    async fn was_assigned(&self, doc: WorkOrderId, user: UserId) -> Result<bool, StorageError>;
 
     // Pull.
     /// The highest sequence number committed so far.

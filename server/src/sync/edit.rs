@@ -7,6 +7,7 @@ use fieldsync_proto::{
     WorkOrderDocument, WorkOrderId, WorkOrderSummary,
 };
 
+use super::push::audit_accepted;
 use super::MAX_COMMIT_ATTEMPTS;
 use crate::error::Error;
 use crate::storage::{CommitOutcome, DocumentCommit, NewChange, SharedStorage};
@@ -38,6 +39,16 @@ pub async fn create(
         let (mut doc, wo, change) =
             WorkOrderDocument::create_with_actor(id, new, &actor, server_actor, now)
                 .map_err(from_document_error)?;
+        let mut audit = Vec::new();
+        audit_accepted(
+            &mut audit,
+            &actor,
+            None,
+            &wo,
+            "create (office API)".into(),
+            Some(now),
+            now,
+        );
         let commit = DocumentCommit {
             doc: id,
             expected: None,
@@ -50,6 +61,7 @@ pub async fn create(
             origin: None,
             received_at: now,
             known_by: None,
+            audit,
         };
         Ok::<_, Error>((commit, wo))
     })
@@ -87,7 +99,23 @@ pub async fn act(
                 ))
             })?;
             doc.set_actor(server_actor);
+            let before = doc.read().map_err(from_document_error)?;
             let (wo, change) = doc.act(&action, &actor, now).map_err(from_document_error)?;
+            let mut audit = Vec::new();
+            let detail = format!(
+                "{} (office API): {}",
+                action.name(),
+                fieldsync_proto::rules::describe_edit(Some(&before), &wo)
+            );
+            audit_accepted(
+                &mut audit,
+                &actor,
+                Some(&before),
+                &wo,
+                detail,
+                Some(now),
+                now,
+            );
             let commit = DocumentCommit {
                 doc: id,
                 expected: Some(version),
@@ -100,6 +128,7 @@ pub async fn act(
                 origin: None,
                 received_at: now,
                 known_by: None,
+                audit,
             };
             Ok::<_, Error>((commit, wo))
         })

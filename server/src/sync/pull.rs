@@ -151,15 +151,21 @@ pub async fn pull(storage: &SharedStorage, req: PullRequest) -> Result<PullPage,
                     removed: false,
                 }),
             ),
-            Some(s) => (
-                UpdatePayload::Removed,
-                Some(Delivery {
-                    sent_seq: s.version,
-                    removed: true,
-                }),
-            ),
-            // Unknown here (a creation that was refused, say): the device should drop it.
-            None => (UpdatePayload::Removed, None),
+            // Out of scope, or unknown here (a creation that was refused, say): the device
+            // should drop it. Both get the same answer, and the removal is remembered only for
+            // a device that was sent the document, so that nothing tells an id that exists
+            // from one that does not.
+            other => {
+                let sent = storage.delivery(req.device, doc).await?;
+                let delivery = match (other, sent) {
+                    (Some(s), Some(_)) => Some(Delivery {
+                        sent_seq: s.version,
+                        removed: true,
+                    }),
+                    _ => None,
+                };
+                (UpdatePayload::Removed, delivery)
+            }
         };
         if !page.try_add(doc, payload, delivery) {
             more = true;

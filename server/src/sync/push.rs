@@ -1,106 +1,292 @@
-//! Push: merging the changes a device uploads into the stored document, one document at a
-//! time, all or nothing per document, acknowledged only after the commit is durable.
+//! Push: merging the changes a device uploads into the stored document, acknowledged only
+//! after the commit is durable.
+//!
+//! Changes are checked one by one, in the order the device made them: each is merged, and the
+//! work order it leaves must be valid and differ from the one before only in fields the pusher
+//! owns (`fieldsync_proto::rules`). The changes before the first refused one are stored; that one
+//! and the rest are refused, and the device re-applies its later edits on the server's version.
+//!
+//! A technician may push only to work orders that are or were assigned to them. Any other id,
+//! whether it exists or not, gets the very same answer, so pushing reveals nothing.
 
 use std::sync::Arc;
 
+use fieldsync_proto::api::AuditKind;
 use fieldsync_proto::wire::{ChangeBytes, ErrorCode, PushDoc, PushOutcome, PushResult, Rejection};
 use fieldsync_proto::{
-    human_number, Actor, DocumentError, Timestamp, WorkOrderDocument, WorkOrderId, WorkOrderSummary,
+    human_number, rules, Actor, DocumentError, Timestamp, WorkOrder, WorkOrderDocument,
+    WorkOrderId, WorkOrderSummary,
 };
 
 use super::MAX_COMMIT_ATTEMPTS;
 use crate::error::Error;
-use crate::storage::{CommitOutcome, DocumentCommit, NewChange, SharedStorage, StoredDocument};
+use crate::storage::{
+    CommitOutcome, DocumentCommit, NewAuditEntry, NewChange, SharedStorage, StoredDocument,
+};
 
 /// What to do with one pushed document, decided without touching storage.
 #[derive(Debug)]
 pub enum PushPlan {
     /// Every change was already stored: an acknowledged retry.
     AlreadyStored,
-    Reject(Rejection),
+    /// Nothing is stored; the refusal is recorded in the audit trail.
+    Reject {
+        rejection: Rejection,
+        audit: Vec<NewAuditEntry>,
+    },
+    /// Store the commit (the accepted changes); then answer `rejection` if one was refused.
     Commit {
         commit: Box<DocumentCommit>,
         new_changes: u32,
+        rejection: Option<Rejection>,
     },
 }
 
-fn reject(id: &WorkOrderId, code: ErrorCode, reason: impl std::fmt::Display) -> PushPlan {
-    PushPlan::Reject(Rejection {
-        code,
+/// Whether the pusher may write to the document at all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    Granted,
+    /// A technician's push to a work order that is not and never was theirs, or that does not
+    /// exist: both are answered alike.
+    NotTheirs,
+}
+
+/// The one answer for every work order a technician may not write, existing or not. It names
+/// the number derived from the id they sent, and nothing else.
+fn not_theirs(id: &WorkOrderId) -> Rejection {
+    Rejection {
+        code: ErrorCode::Forbidden,
         message: format!(
-            "work order {}: {reason}; nothing of this document was stored",
+            "work order {}: it is not one of your work orders; nothing of it was stored",
             human_number(id)
         ),
         accepted: 0,
-    })
-}
-
-/// Who may change what, for now: the office anything; a technician only work orders that
-/// were assigned to them before the change, and no new ones.
-fn permission(actor: &Actor, before: Option<&WorkOrderSummary>) -> Result<(), &'static str> {
-    if actor.role.is_office() {
-        return Ok(());
-    }
-    match before {
-        None => Err("technicians cannot create work orders; the office creates them"),
-        Some(summary) if summary.assignee == Some(actor.user) => Ok(()),
-        Some(_) => Err("it is not assigned to you, so you cannot change it"),
     }
 }
 
-/// Merges `changes` into the stored state of `id` (or a new document) and checks the result.
+fn count(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// When the device made a change, by its clock (Automerge keeps whole seconds).
+fn device_time(bytes: &[u8]) -> Option<Timestamp> {
+    let seconds = automerge::Change::from_bytes(bytes.to_vec())
+        .ok()?
+        .timestamp();
+    (seconds > 0).then(|| Timestamp(seconds.saturating_mul(1000)))
+}
+
+/// Builds the audit entries of one push, all naming the pusher and the document.
+struct AuditLog<'a> {
+    actor: &'a Actor,
+    id: WorkOrderId,
+    now: Timestamp,
+    entries: Vec<NewAuditEntry>,
+}
+
+impl AuditLog<'_> {
+    fn add(&mut self, kind: AuditKind, device_time: Option<Timestamp>, detail: String) {
+        self.entries.push(NewAuditEntry {
+            user: Some(self.actor.user),
+            device: Some(self.actor.device),
+            doc: Some(self.id),
+            number: Some(human_number(&self.id)),
+            device_time,
+            ..NewAuditEntry::new(kind, self.now, detail)
+        });
+    }
+}
+
+/// Audit entries of an accepted edit from `before` to `after`: the change, and an assignment
+/// if the assignee changed.
+pub fn audit_accepted(
+    log: &mut Vec<NewAuditEntry>,
+    actor: &Actor,
+    before: Option<&WorkOrder>,
+    after: &WorkOrder,
+    detail: String,
+    device_time: Option<Timestamp>,
+    now: Timestamp,
+) {
+    let mut audit = AuditLog {
+        actor,
+        id: after.id,
+        now,
+        entries: std::mem::take(log),
+    };
+    audit.add(AuditKind::ChangeAccepted, device_time, detail);
+    let previous = before.and_then(|b| b.assignee);
+    if after.assignee != previous {
+        let name =
+            |a: Option<fieldsync_proto::UserId>| a.map_or("nobody".to_owned(), |u| u.to_string());
+        let what = if previous.is_some() {
+            "reassigned"
+        } else {
+            "assigned"
+        };
+        audit.add(
+            AuditKind::Assigned,
+            device_time,
+            format!("{what} from {} to {}", name(previous), name(after.assignee)),
+        );
+    }
+    *log = audit.entries;
+}
+
+/// Merges `changes` one by one into the stored state of `id` (or a new document), checking
+/// each, and plans what to store and answer.
 pub fn plan_push(
     stored: Option<&StoredDocument>,
+    access: Access,
     id: WorkOrderId,
     changes: &[ChangeBytes],
     actor: &Actor,
     now: Timestamp,
 ) -> Result<PushPlan, Error> {
-    let mut doc = match stored {
+    let mut audit = AuditLog {
+        actor,
+        id,
+        now,
+        entries: Vec::new(),
+    };
+    if access == Access::NotTheirs {
+        let rejection = not_theirs(&id);
+        audit.add(
+            AuditKind::ChangeRejected,
+            None,
+            format!("{}: not the pusher's work order", rejection.code),
+        );
+        return Ok(PushPlan::Reject {
+            rejection,
+            audit: audit.entries,
+        });
+    }
+    let load = || match stored {
         Some(s) => WorkOrderDocument::load(&s.snapshot).map_err(|e| {
             Error::Internal(format!(
                 "stored work order {} is unreadable: {e}",
                 s.summary.number
             ))
-        })?,
-        None => WorkOrderDocument::load_chunks(std::iter::empty()).map_err(Error::internal)?,
+        }),
+        None => WorkOrderDocument::load_chunks(std::iter::empty()).map_err(Error::internal),
     };
+    let mut doc = load()?;
     let heads = doc.heads();
-    let new = match doc.apply_changes(changes) {
-        Ok(new) => new,
-        Err(e @ DocumentError::MissingDependencies { .. }) => {
-            return Ok(reject(&id, ErrorCode::MissingDependencies, e))
+    let mut before: Option<WorkOrder> = match stored {
+        Some(s) => Some(doc.read().map_err(|e| {
+            Error::Internal(format!(
+                "stored work order {} is unreadable: {e}",
+                s.summary.number
+            ))
+        })?),
+        None => None,
+    };
+
+    let mut refused: Option<(usize, ErrorCode, String)> = None;
+    for (index, change) in changes.iter().enumerate() {
+        let new = match doc.apply_changes(std::slice::from_ref(change)) {
+            Ok(new) => new,
+            Err(e @ DocumentError::MissingDependencies { .. }) => {
+                refused = Some((index, ErrorCode::MissingDependencies, e.to_string()));
+                break;
+            }
+            Err(e) => {
+                refused = Some((index, ErrorCode::ChangeUndecodable, e.to_string()));
+                break;
+            }
+        };
+        if new.is_empty() {
+            continue; // Stored before: a retry.
         }
-        Err(e) => return Ok(reject(&id, ErrorCode::ChangeUndecodable, e)),
-    };
-    if new.is_empty() {
-        return Ok(PushPlan::AlreadyStored);
+        let after = match doc.read_valid(id) {
+            Ok(wo) => wo,
+            Err(e) => {
+                refused = Some((index, ErrorCode::InvalidDocument, e.to_string()));
+                break;
+            }
+        };
+        if let Err(violations) = rules::check_edit(before.as_ref(), &after, actor) {
+            let list: Vec<String> = violations.iter().map(ToString::to_string).collect();
+            refused = Some((
+                index,
+                ErrorCode::FieldNotWritable,
+                format!(
+                    "a {} may not make this change: {}",
+                    actor.role,
+                    list.join("; ")
+                ),
+            ));
+            break;
+        }
+        let detail = rules::describe_edit(before.as_ref(), &after);
+        audit_accepted(
+            &mut audit.entries,
+            actor,
+            before.as_ref(),
+            &after,
+            detail,
+            device_time(&change.0),
+            now,
+        );
+        before = Some(after);
     }
-    let wo = match doc.read_valid(id) {
-        Ok(wo) => wo,
-        Err(e) => return Ok(reject(&id, ErrorCode::InvalidDocument, e)),
+
+    let rejection = match refused {
+        None => None,
+        Some((index, code, reason)) => {
+            let when = device_time(&changes[index].0);
+            audit.add(AuditKind::ChangeRejected, when, format!("{code}: {reason}"));
+            // A refused change may have been half taken in (queued for missing
+            // dependencies): rebuild the accepted state from the stored one.
+            doc = load()?;
+            doc.apply_changes(&changes[..index])
+                .map_err(|e| Error::Internal(format!("accepted changes no longer merge: {e}")))?;
+            let stored_part = if index == 0 {
+                "nothing of this document was stored".to_owned()
+            } else {
+                format!("the {index} change(s) before it were stored, it and the rest were not")
+            };
+            Some(Rejection {
+                code,
+                message: format!(
+                    "work order {}: change {} of {} was refused: {reason}; {stored_part}",
+                    human_number(&id),
+                    index + 1,
+                    changes.len()
+                ),
+                accepted: count(index),
+            })
+        }
     };
-    if let Err(why) = permission(actor, stored.map(|s| &s.summary)) {
-        return Ok(reject(&id, ErrorCode::Forbidden, why));
-    }
-    let changes: Vec<NewChange> = doc
+
+    let new_changes: Vec<NewChange> = doc
         .changes_since(&heads)
         .into_iter()
         .map(|(hash, bytes)| NewChange { hash, bytes })
         .collect();
-    let new_changes = u32::try_from(changes.len()).unwrap_or(u32::MAX);
+    let Some(wo) = before.filter(|_| !new_changes.is_empty()) else {
+        return Ok(match rejection {
+            Some(rejection) => PushPlan::Reject {
+                rejection,
+                audit: audit.entries,
+            },
+            None => PushPlan::AlreadyStored,
+        });
+    };
     Ok(PushPlan::Commit {
+        new_changes: count(new_changes.len()),
         commit: Box::new(DocumentCommit {
             doc: id,
             expected: stored.map(|s| s.version),
             snapshot: doc.save(),
             summary: WorkOrderSummary::new(&wo, now),
-            changes,
+            changes: new_changes,
             origin: Some(actor.device),
             received_at: now,
             known_by: stored.is_none().then_some(actor.device),
+            audit: audit.entries,
         }),
-        new_changes,
+        rejection,
     })
 }
 
@@ -129,6 +315,29 @@ pub async fn push_all(
     Ok(results)
 }
 
+/// Whether `actor` may push to the stored document at all.
+async fn access(
+    storage: &SharedStorage,
+    actor: &Actor,
+    id: WorkOrderId,
+    stored: Option<&StoredDocument>,
+) -> Result<Access, Error> {
+    if actor.role.is_office() {
+        return Ok(Access::Granted);
+    }
+    let granted = match stored {
+        None => false,
+        Some(s) if s.summary.assignee == Some(actor.user) => true,
+        // A previous assignee still uploads the work done while the job was theirs.
+        Some(_) => storage.was_assigned(id, actor.user).await?,
+    };
+    Ok(if granted {
+        Access::Granted
+    } else {
+        Access::NotTheirs
+    })
+}
+
 async fn push_one(
     storage: &SharedStorage,
     actor: &Actor,
@@ -139,11 +348,12 @@ async fn push_one(
     let changes = Arc::new(push.changes);
     for attempt in 1..=MAX_COMMIT_ATTEMPTS {
         let stored = storage.load_document(id).await?;
+        let access = access(storage, actor, id, stored.as_ref()).await?;
         let (changes, actor) = (changes.clone(), *actor);
         // Merging and validating is CPU work proportional to the document: keep it off the
         // async workers.
         let planned = tokio::task::spawn_blocking(move || {
-            plan_push(stored.as_ref(), id, &changes, &actor, now)
+            plan_push(stored.as_ref(), access, id, &changes, &actor, now)
         })
         .await;
         let plan = match planned {
@@ -152,25 +362,47 @@ async fn push_one(
             // other bad change, so that the device stops retrying it.
             Err(e) if e.is_panic() => {
                 tracing::error!(%id, "merging pushed changes panicked");
-                return Ok(PushOutcome::Rejected(Rejection {
+                let rejection = Rejection {
                     code: ErrorCode::ChangeUndecodable,
                     message: format!(
                         "work order {}: the server could not process these changes; nothing of this document was stored",
                         human_number(&id)
                     ),
                     accepted: 0,
-                }));
+                };
+                let mut audit = AuditLog {
+                    actor: &actor,
+                    id,
+                    now,
+                    entries: Vec::new(),
+                };
+                audit.add(
+                    AuditKind::ChangeRejected,
+                    None,
+                    format!("{}: the changes crashed the merge", rejection.code),
+                );
+                storage.append_audit(audit.entries).await?;
+                return Ok(PushOutcome::Rejected(rejection));
             }
             Err(e) => return Err(Error::internal(e)),
         };
         match plan {
             PushPlan::AlreadyStored => return Ok(PushOutcome::Accepted { new_changes: 0 }),
-            PushPlan::Reject(rejection) => return Ok(PushOutcome::Rejected(rejection)),
+            PushPlan::Reject { rejection, audit } => {
+                storage.append_audit(audit).await?;
+                return Ok(PushOutcome::Rejected(rejection));
+            }
             PushPlan::Commit {
                 commit,
                 new_changes,
+                rejection,
             } => match storage.commit(*commit).await? {
-                CommitOutcome::Committed(_) => return Ok(PushOutcome::Accepted { new_changes }),
+                CommitOutcome::Committed(_) => {
+                    return Ok(match rejection {
+                        Some(rejection) => PushOutcome::Rejected(rejection),
+                        None => PushOutcome::Accepted { new_changes },
+                    })
+                }
                 CommitOutcome::VersionConflict => {
                     tracing::debug!(%id, attempt, "work order changed while merging; merging again")
                 }
@@ -246,10 +478,11 @@ mod tests {
         let creation = vec![ChangeBytes(created.bytes.clone())];
 
         // The office creates it: a commit of one change, known to the creating device.
-        match plan_push(None, id, &creation, &office, now).expect("plan") {
+        match plan_push(None, Access::Granted, id, &creation, &office, now).expect("plan") {
             PushPlan::Commit {
                 commit,
                 new_changes,
+                ..
             } => {
                 assert_eq!(new_changes, 1);
                 assert_eq!(commit.expected, None);
@@ -260,36 +493,111 @@ mod tests {
             }
             other => panic!("expected a commit, got {other:?}"),
         }
-        // A technician may not create it.
-        assert!(matches!(
-            plan_push(None, id, &creation, &tech, now).expect("plan"),
-            PushPlan::Reject(Rejection {
-                code: ErrorCode::Forbidden,
-                ..
-            })
-        ));
+        // A technician may not create it: they are told exactly what they would be told about
+        // someone else's work order.
+        match plan_push(None, Access::NotTheirs, id, &creation, &tech, now).expect("plan") {
+            PushPlan::Reject { rejection, audit } => {
+                assert_eq!(rejection, not_theirs(&id));
+                assert_eq!(audit[0].kind, AuditKind::ChangeRejected);
+            }
+            other => panic!("expected a rejection, got {other:?}"),
+        }
 
         let current = stored(&mut doc, 7, now);
         // Retrying what is stored changes nothing.
         assert!(matches!(
-            plan_push(Some(&current), id, &creation, &office, now).expect("plan"),
+            plan_push(Some(&current), Access::Granted, id, &creation, &office, now).expect("plan"),
             PushPlan::AlreadyStored
         ));
         // The assignee's change is merged on top of version 7; a stranger's is refused.
         let (_, accept) = doc.act(&Action::Accept, &tech, now).expect("accept");
         let push = vec![ChangeBytes(accept.bytes)];
-        match plan_push(Some(&current), id, &push, &tech, now).expect("plan") {
-            PushPlan::Commit { commit, .. } => {
+        match plan_push(Some(&current), Access::Granted, id, &push, &tech, now).expect("plan") {
+            PushPlan::Commit {
+                commit, rejection, ..
+            } => {
                 assert_eq!(commit.expected, Some(crate::storage::Seq(7)));
                 assert_eq!(commit.known_by, None);
                 assert_eq!(commit.summary.status, fieldsync_proto::Status::Accepted);
+                assert_eq!(rejection, None);
+                assert_eq!(commit.audit.len(), 1);
+                assert_eq!(commit.audit[0].detail, "status_events +accepted");
+                assert_eq!(commit.audit[0].device, Some(tech.device));
             }
             other => panic!("expected a commit, got {other:?}"),
         }
-        match plan_push(Some(&current), id, &push, &stranger, now).expect("plan") {
-            PushPlan::Reject(r) => {
-                assert_eq!(r.code, ErrorCode::Forbidden);
-                assert!(r.message.contains(&human_number(&id)), "{}", r.message);
+        let _ = stranger;
+    }
+
+    #[test]
+    fn the_valid_prefix_is_stored_and_the_first_forbidden_change_refused() {
+        let now = Timestamp(1_700_000_000_000);
+        let office = actor(Role::Dispatcher);
+        let tech = actor(Role::Technician);
+        let id = WorkOrderId::new();
+        let (mut server, _, _) =
+            WorkOrderDocument::create(id, intake(Some(tech.user)), &office, now).expect("create");
+        let current = stored(&mut server, 3, now);
+        let mut device = WorkOrderDocument::load(&server.save()).expect("copy");
+        let (_, accept) = device.act(&Action::Accept, &tech, now).expect("accept");
+        // The technician's app, tampered with, raises the urgency as if it were the office.
+        let pretend = Actor {
+            role: Role::Dispatcher,
+            ..tech
+        };
+        let classify = Action::Classify {
+            category: fieldsync_proto::ProblemCategory::Hardware,
+            urgency: Urgency::Emergency,
+            impact: Impact::OneUnit,
+            tier: None,
+        };
+        let (_, raise) = device.act(&classify, &pretend, now).expect("classify");
+        let (_, notes) = device
+            .act(
+                &Action::EditNotes {
+                    text: "gate 4".into(),
+                },
+                &tech,
+                now,
+            )
+            .expect("notes");
+        let push: Vec<ChangeBytes> = [accept, raise, notes]
+            .into_iter()
+            .map(|c| ChangeBytes(c.bytes))
+            .collect();
+        match plan_push(Some(&current), Access::Granted, id, &push, &tech, now).expect("plan") {
+            PushPlan::Commit {
+                commit,
+                new_changes,
+                rejection,
+            } => {
+                assert_eq!(new_changes, 1, "only the acceptance");
+                assert_eq!(commit.summary.status, fieldsync_proto::Status::Accepted);
+                let stored_doc = WorkOrderDocument::load(&commit.snapshot).expect("load");
+                let wo = stored_doc.read().expect("read");
+                assert_eq!(wo.urgency, Urgency::Minor, "the urgency is not raised");
+                assert_eq!(wo.notes.as_str(), "", "nothing after the refusal");
+                let r = rejection.expect("refused");
+                assert_eq!(r.code, ErrorCode::FieldNotWritable);
+                assert_eq!(r.accepted, 1);
+                assert!(r.message.contains("urgency"), "{}", r.message);
+                assert!(r.message.contains("change 2 of 3"), "{}", r.message);
+                let kinds: Vec<_> = commit.audit.iter().map(|a| a.kind).collect();
+                assert_eq!(
+                    kinds,
+                    vec![AuditKind::ChangeAccepted, AuditKind::ChangeRejected]
+                );
+            }
+            other => panic!("expected a partial commit, got {other:?}"),
+        }
+        // Refused first: nothing is stored.
+        match plan_push(Some(&current), Access::Granted, id, &push[1..], &tech, now).expect("plan")
+        {
+            PushPlan::Reject { rejection, .. } => {
+                assert_eq!(rejection.accepted, 0);
+                assert!(rejection
+                    .message
+                    .contains("nothing of this document was stored"));
             }
             other => panic!("expected a rejection, got {other:?}"),
         }

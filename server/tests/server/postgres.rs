@@ -8,16 +8,23 @@ use std::process::{Command, Stdio};
 
 use fieldsync_server::storage::postgres::testing::ScratchSchema;
 use fieldsync_server::storage::WorkOrderQuery;
-use fieldsync_server::{demo, RunningServer, ServerOptions};
+use fieldsync_server::{demo, RunningServer, ServerOptions, StartOptions};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-fn options(database_url: &str, demo: bool) -> ServerOptions {
+fn options(demo: bool) -> ServerOptions {
     ServerOptions {
         listen: "127.0.0.1:0".parse().expect("address"),
         // Must not be used: the database is PostgreSQL.
         data_dir: "/nonexistent/fieldsync-data".into(),
-        database_url: Some(database_url.to_owned()),
         demo,
+    }
+}
+
+fn on_postgres(database_url: &str, admin_password: Option<&str>) -> StartOptions {
+    StartOptions {
+        database_url: Some(database_url.to_owned()),
+        admin_password: admin_password.map(str::to_owned),
+        ..StartOptions::default()
     }
 }
 
@@ -61,8 +68,8 @@ async fn instances_starting_together_create_one_admin_and_share_sessions() {
     };
     let url = schema.url();
     let (one, two) = tokio::join!(
-        RunningServer::start_with_admin_password(options(&url, false), Some("first-pw".into())),
-        RunningServer::start_with_admin_password(options(&url, false), Some("first-pw".into())),
+        RunningServer::start_with(options(false), on_postgres(&url, Some("first-pw"))),
+        RunningServer::start_with(options(false), on_postgres(&url, Some("first-pw"))),
     );
     let (one, two) = (one.expect("first starts"), two.expect("second starts"));
     assert_eq!(
@@ -101,8 +108,8 @@ async fn instances_starting_together_with_demo_seed_it_once() {
     };
     let url = schema.url();
     let (one, two) = tokio::join!(
-        RunningServer::start(options(&url, true)),
-        RunningServer::start(options(&url, true)),
+        RunningServer::start_with(options(true), on_postgres(&url, None)),
+        RunningServer::start_with(options(true), on_postgres(&url, None)),
     );
     let (one, two) = (one.expect("first starts"), two.expect("second starts"));
     let storage = two.state().storage();

@@ -21,7 +21,6 @@ fn options(dir: &tempfile::TempDir, demo: bool) -> ServerOptions {
     ServerOptions {
         listen: "127.0.0.1:0".parse().expect("address"),
         data_dir: dir.path().join("data"),
-        database_url: None,
         demo,
     }
 }
@@ -97,7 +96,6 @@ async fn an_unusable_data_directory_is_a_clear_error() {
     let err = RunningServer::start(ServerOptions {
         listen: "127.0.0.1:0".parse().expect("address"),
         data_dir: file.clone(),
-        database_url: None,
         demo: false,
     })
     .await

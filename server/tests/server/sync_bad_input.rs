@@ -353,8 +353,25 @@ async fn a_document_claiming_another_id_is_rejected() {
         doc: copy_id,
         changes,
     };
-    s.rejected(bad, ErrorCode::InvalidDocument, &["holds work order"])
-        .await;
+    // For a technician the id is simply not theirs.
+    s.rejected(
+        bad.clone(),
+        ErrorCode::Forbidden,
+        &["not one of your work orders"],
+    )
+    .await;
+    // The office may create work orders by pushing, but not under another one's id.
+    let (status, response) =
+        s.h.sync(&s.office.token, &s.office.request(vec![bad]))
+            .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    match &response.results[0].outcome {
+        PushOutcome::Rejected(r) => {
+            assert_eq!(r.code, ErrorCode::InvalidDocument, "{}", r.message);
+            assert!(r.message.contains("holds work order"), "{}", r.message);
+        }
+        other => panic!("expected a rejection, got {other:?}"),
+    }
     assert!(s
         .h
         .state
@@ -383,7 +400,7 @@ async fn technicians_cannot_touch_other_work_orders_or_create_any() {
     let edit = s.raw_change_of(theirs, |doc| {
         doc.put(ROOT, "description", "mine now").expect("put");
     });
-    s.rejected(edit, ErrorCode::Forbidden, &["not assigned to you"])
+    s.rejected(edit, ErrorCode::Forbidden, &["not one of your work orders"])
         .await;
 
     // A brand-new work order made on the technician's device.
@@ -402,8 +419,12 @@ async fn technicians_cannot_touch_other_work_orders_or_create_any() {
         doc: id,
         changes: vec![ChangeBytes(change.bytes)],
     };
-    s.rejected(create, ErrorCode::Forbidden, &["cannot create work orders"])
-        .await;
+    s.rejected(
+        create,
+        ErrorCode::Forbidden,
+        &["not one of your work orders"],
+    )
+    .await;
     assert!(s
         .h
         .state

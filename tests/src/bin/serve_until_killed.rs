@@ -5,19 +5,24 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use fieldsync_server::{RunningServer, ServerOptions};
+use fieldsync_server::{RunningServer, ServerOptions, StartOptions};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let Some(database_url) = std::env::args().nth(1) else {
         anyhow::bail!("usage: serve_until_killed POSTGRES_URL");
     };
-    let server = RunningServer::start(ServerOptions {
-        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-        data_dir: std::env::temp_dir().join("fieldsync-unused"),
-        database_url: Some(database_url),
-        demo: false,
-    })
+    let server = RunningServer::start_with(
+        ServerOptions {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            data_dir: std::env::temp_dir().join("fieldsync-unused"),
+            demo: false,
+        },
+        StartOptions {
+            database_url: Some(database_url),
+            ..StartOptions::default()
+        },
+    )
     .await?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "{}", server.url())?;

@@ -266,14 +266,26 @@ pub async fn commit(
         (channel, text)
     });
     let (written, ..) = tokio::try_join!(
-        c.execute(&write_doc, &doc_values),
-        c.execute(&write_changes, &change_values),
+        async { c.execute(&write_doc, &doc_values).await.map_err(db_err) },
+        async {
+            match s.assignee {
+                Some(assignee) => super::audit::grant(c, commit.doc, assignee, seq_db).await,
+                None => Ok(()),
+            }
+        },
+        super::audit::append(c, &commit.audit),
+        async {
+            c.execute(&write_changes, &change_values)
+                .await
+                .map_err(db_err)
+        },
         async {
             match commit.known_by {
                 // Sent "at sequence 0": the device has it whatever its cursor is.
                 Some(device) => c.execute(&write_known_by, &[&device.0, &doc]).await,
                 None => Ok(0),
             }
+            .map_err(db_err)
         },
         async {
             match &notice {
@@ -283,15 +295,16 @@ pub async fn commit(
                 }
                 None => Ok(0),
             }
+            .map_err(db_err)
         },
         async {
             match &notice {
                 Some((channel, text)) => c.execute(&notify, &[channel, text]).await,
                 None => Ok(0),
             }
+            .map_err(db_err)
         },
-    )
-    .map_err(db_err)?;
+    )?;
     if written != 1 {
         return Err(StorageError::Database(format!(
             "work order {} was not written although its version matched",

@@ -8,10 +8,16 @@ use crate::storage::StorageError;
 
 /// Every migration, by version. Append only: a released migration never changes. The same
 /// versions as the SQLite backend's, so that one number says what a database holds.
-const MIGRATIONS: &[(u32, &str)] = &[(
-    1,
-    include_str!("../../../migrations/postgres/0001_initial.sql"),
-)];
+const MIGRATIONS: &[(u32, &str)] = &[
+    (
+        1,
+        include_str!("../../../migrations/postgres/0001_initial.sql"),
+    ),
+    (
+        2,
+        include_str!("../../../migrations/postgres/0002_access.sql"),
+    ),
+];
 
 /// Version a fully migrated database has.
 pub const LATEST: u32 = MIGRATIONS[MIGRATIONS.len() - 1].0;

@@ -35,6 +35,7 @@
 //!
 //! See `feed`: NOTIFY inside the commit, one LISTENing connection per instance.
 
+mod audit;
 mod catalogue;
 mod convert;
 mod documents;
@@ -51,6 +52,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use fieldsync_proto::api::{AuditEntry, DeviceInfo};
 use fieldsync_proto::{DeviceId, Role, Timestamp, UserId, WorkOrderId};
 use tokio::sync::broadcast;
 use tokio_postgres::config::Host;
@@ -58,9 +60,10 @@ use tokio_postgres::{IsolationLevel, NoTls};
 
 use self::convert::{db_err, explain};
 use super::{
-    CandidateQuery, CommitNotice, CommitOutcome, Delivery, DeliveryRecord, DocumentCommit,
-    NewSession, Part, PullCandidate, Seq, Session, Storage, StorageError, StoredDocument,
-    SummaryPage, TokenHash, User, UserRecord, WorkOrderQuery, COMMIT_FEED_CAPACITY,
+    AuditQuery, CandidateQuery, CommitNotice, CommitOutcome, Delivery, DeliveryRecord,
+    DocumentCommit, NewAuditEntry, NewSession, Part, PullCandidate, Seq, Session, Storage,
+    StorageError, StoredDocument, SummaryPage, TokenHash, User, UserRecord, WorkOrderQuery,
+    COMMIT_FEED_CAPACITY,
 };
 
 /// Connections each instance keeps at most (plus one that listens). PostgreSQL allows 100 by
@@ -268,6 +271,47 @@ impl Storage for PostgresStorage {
 
     async fn touch_device(&self, device: DeviceId, now: Timestamp) -> Result<(), StorageError> {
         users::touch_device(&self.client().await?, device, now).await
+    }
+
+    async fn device(&self, device: DeviceId) -> Result<Option<DeviceInfo>, StorageError> {
+        users::device(&self.client().await?, device).await
+    }
+
+    async fn devices(&self, user: Option<UserId>) -> Result<Vec<DeviceInfo>, StorageError> {
+        users::devices(&self.client().await?, user).await
+    }
+
+    async fn revoke_device(
+        &self,
+        device: DeviceId,
+        now: Timestamp,
+    ) -> Result<Option<DeviceInfo>, StorageError> {
+        users::revoke_device(&self.client().await?, device, now).await
+    }
+
+    async fn set_password(
+        &self,
+        user: UserId,
+        password_hash: String,
+        now: Timestamp,
+    ) -> Result<bool, StorageError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db_err)?;
+        let found = users::set_password(&tx, user, &password_hash, now).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(found)
+    }
+
+    async fn append_audit(&self, entries: Vec<NewAuditEntry>) -> Result<(), StorageError> {
+        audit::append(&self.client().await?, &entries).await
+    }
+
+    async fn audit(&self, query: AuditQuery) -> Result<Vec<AuditEntry>, StorageError> {
+        audit::query(&self.client().await?, &query).await
+    }
+
+    async fn was_assigned(&self, doc: WorkOrderId, user: UserId) -> Result<bool, StorageError> {
+        audit::was_assigned(&self.client().await?, doc, user).await
     }
 
     async fn load_document(&self, id: WorkOrderId) -> Result<Option<StoredDocument>, StorageError> {

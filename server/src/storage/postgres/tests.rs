@@ -47,6 +47,7 @@ fn create(id: WorkOrderId) -> DocumentCommit {
         origin: None,
         received_at: Timestamp(1_700_000_000_000),
         known_by: None,
+        audit: Vec::new(),
     }
 }
 
@@ -350,4 +351,62 @@ fn channel_names_fit_and_differ_per_schema() {
     assert_ne!(a, b);
     assert!(a.len() <= 63 && b.len() <= 63);
     assert!(feed::application_name(&b).len() <= 63);
+}
+
+#[tokio::test]
+async fn postgres_audit_trail_refuses_updates_and_deletes() {
+    let Some(schema) = ScratchSchema::create("audit_append_only").await else {
+        return;
+    };
+    let _store = schema.open().await;
+    let admin = schema.connect().await;
+    admin
+        .execute(
+            "INSERT INTO audit (at, kind, detail) VALUES (1, 'login_failed', 'x')",
+            &[],
+        )
+        .await
+        .expect("insert");
+    for sql in [
+        "UPDATE audit SET detail = 'y'",
+        "DELETE FROM audit",
+        "TRUNCATE audit",
+    ] {
+        let err = admin.execute(sql, &[]).await.expect_err(sql);
+        let text = convert::explain(&err);
+        assert!(text.contains("append-only"), "{sql}: {text}");
+    }
+}
+
+#[tokio::test]
+async fn postgres_upgrading_grants_current_assignees() {
+    let Some(schema) = ScratchSchema::create("upgrade_grants").await else {
+        return;
+    };
+    let admin = schema.connect().await;
+    admin
+        .batch_execute(&format!(
+            "CREATE TABLE schema_version (version INTEGER NOT NULL);
+             INSERT INTO schema_version (version) VALUES (1);
+             {}
+             INSERT INTO documents VALUES ('00000000-0000-7000-8000-000000000001', '\\x00', 3,
+                 'WO-1', 'assigned', 3, 'c', 'vip', 'north', 'hardware',
+                 '00000000-0000-7000-8000-0000000000aa', 0, 0, 0, NULL, 0);",
+            include_str!("../../../migrations/postgres/0001_initial.sql")
+        ))
+        .await
+        .expect("a version-1 database");
+    let store = schema.open().await;
+    let doc: WorkOrderId = "00000000-0000-7000-8000-000000000001".parse().expect("id");
+    let user: UserId = "00000000-0000-7000-8000-0000000000aa".parse().expect("id");
+    assert!(store.was_assigned(doc, user).await.expect("grant"));
+    let since: i64 = admin
+        .query_one(
+            "SELECT since_seq FROM assignments WHERE doc = $1",
+            &[&doc.0],
+        )
+        .await
+        .expect("grant row")
+        .get(0);
+    assert_eq!(since, 3);
 }

@@ -1,7 +1,7 @@
 //! Users, devices and sessions in PostgreSQL.
 
 use deadpool_postgres::GenericClient;
-use fieldsync_proto::api::TechnicianProfile;
+use fieldsync_proto::api::{DeviceInfo, TechnicianProfile};
 use fieldsync_proto::{DeviceId, Role, Timestamp, UserId};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::Row;
@@ -266,4 +266,105 @@ pub async fn touch_device(
         .await
         .map_err(db_err)?;
     Ok(())
+}
+
+const DEVICE_COLUMNS: &str =
+    "d.id, d.user_id, u.username, d.name, d.created_at, d.last_seen, d.revoked_at";
+
+fn device_from_row(r: &Row) -> Result<DeviceInfo, StorageError> {
+    Ok(DeviceInfo {
+        id: DeviceId(r.try_get(0).map_err(db_err)?),
+        user: UserId(r.try_get(1).map_err(db_err)?),
+        username: r.try_get(2).map_err(db_err)?,
+        name: r.try_get(3).map_err(db_err)?,
+        created_at: Timestamp(r.try_get(4).map_err(db_err)?),
+        last_seen: Timestamp(r.try_get(5).map_err(db_err)?),
+        revoked_at: r
+            .try_get::<_, Option<i64>>(6)
+            .map_err(db_err)?
+            .map(Timestamp),
+    })
+}
+
+pub async fn device(
+    c: &impl GenericClient,
+    device: DeviceId,
+) -> Result<Option<DeviceInfo>, StorageError> {
+    let stmt = c
+        .prepare_cached(&format!(
+            "SELECT {DEVICE_COLUMNS} FROM devices d JOIN users u ON u.id = d.user_id WHERE d.id = $1"
+        ))
+        .await
+        .map_err(db_err)?;
+    c.query_opt(&stmt, &[&device.0])
+        .await
+        .map_err(db_err)?
+        .map(|row| device_from_row(&row))
+        .transpose()
+}
+
+pub async fn devices(
+    c: &impl GenericClient,
+    user: Option<UserId>,
+) -> Result<Vec<DeviceInfo>, StorageError> {
+    // Usernames in SQLite's case-insensitive order (see `with_role`).
+    let stmt = c
+        .prepare_cached(&format!(
+            "SELECT {DEVICE_COLUMNS} FROM devices d JOIN users u ON u.id = d.user_id
+             WHERE $1::UUID IS NULL OR d.user_id = $1
+             ORDER BY lower(u.username) COLLATE \"C\", d.created_at, d.id"
+        ))
+        .await
+        .map_err(db_err)?;
+    let rows = c
+        .query(&stmt, &[&user.map(|u| u.0)])
+        .await
+        .map_err(db_err)?;
+    rows.iter().map(device_from_row).collect()
+}
+
+pub async fn revoke_device(
+    c: &impl GenericClient,
+    id: DeviceId,
+    now: Timestamp,
+) -> Result<Option<DeviceInfo>, StorageError> {
+    let stmt = c
+        .prepare_cached("UPDATE devices SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
+        .await
+        .map_err(db_err)?;
+    c.execute(&stmt, &[&id.0, &now.millis()])
+        .await
+        .map_err(db_err)?;
+    device(c, id).await
+}
+
+pub async fn set_password(
+    c: &impl GenericClient,
+    user: UserId,
+    password_hash: &str,
+    now: Timestamp,
+) -> Result<bool, StorageError> {
+    let changed = c
+        .execute(
+            &c.prepare_cached("UPDATE users SET password_hash = $2 WHERE id = $1")
+                .await
+                .map_err(db_err)?,
+            &[&user.0, &password_hash],
+        )
+        .await
+        .map_err(db_err)?;
+    if changed == 0 {
+        return Ok(false);
+    }
+    c.execute(
+        &c.prepare_cached(
+            "UPDATE tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
+        )
+        .await
+        .map_err(db_err)?,
+        &[&user.0, &now.millis()],
+    )
+    .await
+    .map_err(db_err)?;
+    Ok(true)
 }

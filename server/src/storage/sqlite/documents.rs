@@ -203,6 +203,10 @@ pub fn commit_noting(
             ])
             .map_err(db_err)?;
     }
+    if let Some(assignee) = s.assignee {
+        super::audit::grant(tx, c.doc, assignee, seq)?;
+    }
+    super::audit::append(tx, &c.audit)?;
     if let Some(device) = c.known_by {
         // Sent "at sequence 0": the device has it whatever its cursor is.
         tx.prepare_cached(

@@ -6,10 +6,16 @@ use super::db_err;
 use crate::storage::StorageError;
 
 /// Every migration, by version. Append only: a released migration never changes.
-const MIGRATIONS: &[(u32, &str)] = &[(
-    1,
-    include_str!("../../../migrations/sqlite/0001_initial.sql"),
-)];
+const MIGRATIONS: &[(u32, &str)] = &[
+    (
+        1,
+        include_str!("../../../migrations/sqlite/0001_initial.sql"),
+    ),
+    (
+        2,
+        include_str!("../../../migrations/sqlite/0002_access.sql"),
+    ),
+];
 
 /// Version a fully migrated database has.
 pub const LATEST: u32 = MIGRATIONS[MIGRATIONS.len() - 1].0;
@@ -86,6 +92,48 @@ mod tests {
             .query_row("SELECT COUNT(*) FROM parts", [], |r| r.get(0))
             .expect("parts");
         assert_eq!(parts, 1, "data survives");
+    }
+
+    #[test]
+    fn the_audit_trail_refuses_updates_and_deletes() {
+        let mut conn = Connection::open_in_memory().expect("open");
+        migrate(&mut conn).expect("migrate");
+        conn.execute(
+            "INSERT INTO audit (at, kind, detail) VALUES (1, 'login_failed', 'x')",
+            [],
+        )
+        .expect("insert");
+        for sql in ["UPDATE audit SET detail = 'y'", "DELETE FROM audit"] {
+            let err = conn.execute(sql, []).expect_err(sql);
+            assert!(err.to_string().contains("append-only"), "{err}");
+        }
+    }
+
+    #[test]
+    fn upgrading_grants_current_assignees() {
+        let mut conn = Connection::open_in_memory().expect("open");
+        let tx = conn.transaction().expect("tx");
+        tx.execute_batch(
+            "CREATE TABLE schema_version (version INTEGER NOT NULL);
+             INSERT INTO schema_version (version) VALUES (1);",
+        )
+        .expect("version");
+        tx.execute_batch(MIGRATIONS[0].1).expect("v1");
+        tx.execute_batch(
+            "INSERT INTO documents VALUES ('d1', x'00', 3, 'WO-1', 'assigned', 3, 'c', 'vip',
+                 'north', 'hardware', 'u1', 0, 0, 0, NULL, 0);",
+        )
+        .expect("document");
+        tx.commit().expect("commit");
+        migrate(&mut conn).expect("upgrade");
+        let grant: (String, i64) = conn
+            .query_row(
+                "SELECT user_id, since_seq FROM assignments WHERE doc = 'd1'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .expect("grant");
+        assert_eq!(grant, ("u1".to_owned(), 3));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! through one connection, so they are serialized and the sequence counter follows commit
 //! order; reads use a small pool of their own connections and see a consistent snapshot.
 
+mod audit;
 mod catalogue;
 mod convert;
 mod documents;
@@ -15,13 +16,15 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use fieldsync_proto::api::{AuditEntry, DeviceInfo};
 use fieldsync_proto::{DeviceId, Role, Timestamp, UserId, WorkOrderId};
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
 use super::{
-    CandidateQuery, CommitNotice, CommitOutcome, Delivery, DeliveryRecord, DocumentCommit,
-    NewSession, Part, PullCandidate, Seq, Session, Storage, StorageError, StoredDocument,
-    SummaryPage, TokenHash, User, UserRecord, WorkOrderQuery, COMMIT_FEED_CAPACITY,
+    AuditQuery, CandidateQuery, CommitNotice, CommitOutcome, Delivery, DeliveryRecord,
+    DocumentCommit, NewAuditEntry, NewSession, Part, PullCandidate, Seq, Session, Storage,
+    StorageError, StoredDocument, SummaryPage, TokenHash, User, UserRecord, WorkOrderQuery,
+    COMMIT_FEED_CAPACITY,
 };
 
 /// Reader connections kept open for reuse; more are opened under load and closed after.
@@ -257,6 +260,49 @@ impl Storage for SqliteStorage {
 
     async fn touch_device(&self, device: DeviceId, now: Timestamp) -> Result<(), StorageError> {
         self.write(move |tx| users::touch_device(tx, device, now))
+            .await
+    }
+
+    async fn device(&self, device: DeviceId) -> Result<Option<DeviceInfo>, StorageError> {
+        self.read(move |tx| users::device(tx, device)).await
+    }
+
+    async fn devices(&self, user: Option<UserId>) -> Result<Vec<DeviceInfo>, StorageError> {
+        self.read(move |tx| users::devices(tx, user)).await
+    }
+
+    async fn revoke_device(
+        &self,
+        device: DeviceId,
+        now: Timestamp,
+    ) -> Result<Option<DeviceInfo>, StorageError> {
+        self.write(move |tx| users::revoke_device(tx, device, now))
+            .await
+    }
+
+    async fn set_password(
+        &self,
+        user: UserId,
+        password_hash: String,
+        now: Timestamp,
+    ) -> Result<bool, StorageError> {
+        self.write(move |tx| users::set_password(tx, user, &password_hash, now))
+            .await
+    }
+
+    async fn append_audit(&self, entries: Vec<NewAuditEntry>) -> Result<(), StorageError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        self.write(move |tx| audit::append(tx, &entries)).await
+    }
+
+    async fn audit(&self, query: AuditQuery) -> Result<Vec<AuditEntry>, StorageError> {
+        self.read(move |tx| audit::query(tx, &query)).await
+    }
+
+    async fn was_assigned(&self, doc: WorkOrderId, user: UserId) -> Result<bool, StorageError> {
+        self.read(move |tx| audit::was_assigned(tx, doc, user))
             .await
     }
 

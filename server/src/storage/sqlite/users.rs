@@ -1,6 +1,6 @@
 //! Users, devices and sessions in SQLite.
 
-use fieldsync_proto::api::TechnicianProfile;
+use fieldsync_proto::api::{DeviceInfo, TechnicianProfile};
 use fieldsync_proto::{DeviceId, Role, Timestamp, UserId};
 use rusqlite::{params, OptionalExtension, Row, Transaction};
 
@@ -270,4 +270,99 @@ pub fn touch_device(
         .execute(params![device.to_string(), now.millis()])
         .map_err(db_err)?;
     Ok(())
+}
+
+const DEVICE_COLUMNS: &str =
+    "d.id, d.user_id, u.username, d.name, d.created_at, d.last_seen, d.revoked_at";
+
+type DeviceRow = (String, String, String, String, i64, i64, Option<i64>);
+
+fn device_row(r: &Row<'_>) -> rusqlite::Result<DeviceRow> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+    ))
+}
+
+fn device_info(row: DeviceRow) -> Result<DeviceInfo, StorageError> {
+    let (id, user, username, name, created_at, last_seen, revoked_at) = row;
+    Ok(DeviceInfo {
+        id: parse("devices.id", &id)?,
+        user: parse("devices.user_id", &user)?,
+        username,
+        name,
+        created_at: Timestamp(created_at),
+        last_seen: Timestamp(last_seen),
+        revoked_at: revoked_at.map(Timestamp),
+    })
+}
+
+pub fn device(tx: &Transaction<'_>, device: DeviceId) -> Result<Option<DeviceInfo>, StorageError> {
+    tx.prepare_cached(&format!(
+        "SELECT {DEVICE_COLUMNS} FROM devices d JOIN users u ON u.id = d.user_id WHERE d.id = ?1"
+    ))
+    .map_err(db_err)?
+    .query_row([device.to_string()], device_row)
+    .optional()
+    .map_err(db_err)?
+    .map(device_info)
+    .transpose()
+}
+
+pub fn devices(
+    tx: &Transaction<'_>,
+    user: Option<UserId>,
+) -> Result<Vec<DeviceInfo>, StorageError> {
+    let mut stmt = tx
+        .prepare_cached(&format!(
+            "SELECT {DEVICE_COLUMNS} FROM devices d JOIN users u ON u.id = d.user_id
+             WHERE ?1 IS NULL OR d.user_id = ?1
+             ORDER BY u.username, d.created_at, d.id"
+        ))
+        .map_err(db_err)?;
+    let rows = stmt
+        .query_map([user.map(|u| u.to_string())], device_row)
+        .map_err(db_err)?;
+    rows.map(|row| row.map_err(db_err).and_then(device_info))
+        .collect()
+}
+
+pub fn revoke_device(
+    tx: &Transaction<'_>,
+    id: DeviceId,
+    now: Timestamp,
+) -> Result<Option<DeviceInfo>, StorageError> {
+    tx.prepare_cached("UPDATE devices SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL")
+        .map_err(db_err)?
+        .execute(params![id.to_string(), now.millis()])
+        .map_err(db_err)?;
+    device(tx, id)
+}
+
+pub fn set_password(
+    tx: &Transaction<'_>,
+    user: UserId,
+    password_hash: &str,
+    now: Timestamp,
+) -> Result<bool, StorageError> {
+    let changed = tx
+        .prepare_cached("UPDATE users SET password_hash = ?2 WHERE id = ?1")
+        .map_err(db_err)?
+        .execute(params![user.to_string(), password_hash])
+        .map_err(db_err)?;
+    if changed == 0 {
+        return Ok(false);
+    }
+    tx.prepare_cached(
+        "UPDATE tokens SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL",
+    )
+    .map_err(db_err)?
+    .execute(params![user.to_string(), now.millis()])
+    .map_err(db_err)?;
+    Ok(true)
 }
