@@ -15,9 +15,19 @@ struct Args {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
-    /// Directory for the database (created if missing).
+    /// Directory for the embedded SQLite database (created if missing).
     #[arg(long = "data", default_value = "./fieldsync-data")]
     data: PathBuf,
+    /// A PostgreSQL database instead of SQLite, e.g. postgres://fieldsync:secret@db:5432/fieldsync;
+    /// several instances may share it behind a load balancer.
+    #[arg(
+        long,
+        env = "FIELDSYNC_DATABASE",
+        hide_env_values = true,
+        conflicts_with = "data",
+        value_parser = postgres_url
+    )]
+    database: Option<String>,
     /// Fill an empty database with demo accounts and work orders.
     #[arg(long)]
     demo: bool,
@@ -30,6 +40,18 @@ struct Args {
     /// Private key (PEM) of --tls-cert.
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+}
+
+fn postgres_url(value: &str) -> Result<String, String> {
+    if fieldsync_server::storage::postgres::is_postgres_url(value) {
+        Ok(value.to_owned())
+    } else {
+        Err(
+            "expected a PostgreSQL URL such as postgres://user:password@host:5432/fieldsync \
+             (the embedded SQLite database is chosen with --data DIR instead)"
+                .to_owned(),
+        )
+    }
 }
 
 async fn stop_signal() {
@@ -81,6 +103,7 @@ async fn main() -> anyhow::Result<()> {
             admin_password: args.admin_password,
             tls,
             login_limits: None,
+            database_url: args.database,
         },
     )
     .await?;

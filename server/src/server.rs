@@ -1,5 +1,6 @@
-//! Starting and stopping the server: open and migrate the database, create the first accounts
-//! or the demo data, bind, serve in a task, and shut down gracefully.
+//! Starting and stopping the server: open and migrate the database (SQLite in the data
+//! directory, or PostgreSQL), create the first accounts or the demo data, bind, serve in a
+//! task, and shut down gracefully.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -10,8 +11,9 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::auth::limit::LoginLimits;
+use crate::error::Error;
 use crate::state::AppState;
-use crate::storage::SqliteStorage;
+use crate::storage::{PostgresStorage, SharedStorage, SqliteStorage, StorageError};
 use crate::tls::TlsFiles;
 
 /// Name of the SQLite database inside the data directory.
@@ -21,7 +23,8 @@ pub const DATABASE_FILE: &str = "fieldsync.db";
 pub struct ServerOptions {
     /// Address to listen on; port 0 picks a free port.
     pub listen: SocketAddr,
-    /// Directory holding the database; created if missing.
+    /// Directory holding the SQLite database; created if missing. Unused when
+    /// `StartOptions::database_url` names a PostgreSQL database.
     pub data_dir: PathBuf,
     /// Fill an empty database with demo users and work orders.
     pub demo: bool,
@@ -37,6 +40,9 @@ pub struct StartOptions {
     pub tls: Option<TlsFiles>,
     /// Login rate limits; `None` for the defaults.
     pub login_limits: Option<LoginLimits>,
+    /// A PostgreSQL database (`postgres://user:password@host:port/database`) instead of the
+    /// SQLite one in the data directory, so that several instances can serve the same data.
+    pub database_url: Option<String>,
 }
 
 /// A server serving in a background task.
@@ -89,18 +95,8 @@ impl RunningServer {
             .as_ref()
             .map(crate::tls::server_config)
             .transpose()?;
-        std::fs::create_dir_all(&opts.data_dir).with_context(|| {
-            format!(
-                "cannot create the data directory {}",
-                opts.data_dir.display()
-            )
-        })?;
-        let db = opts.data_dir.join(DATABASE_FILE);
-        let storage = SqliteStorage::open(&db)
-            .await
-            .with_context(|| format!("cannot open the database {}", db.display()))?;
-        let state =
-            AppState::with_login_limits(Arc::new(storage), extra.login_limits.unwrap_or_default());
+        let (storage, database) = open_storage(&opts, extra.database_url.as_deref()).await?;
+        let state = AppState::with_login_limits(storage, extra.login_limits.unwrap_or_default());
         bootstrap(&state, opts.demo, extra.admin_password).await?;
 
         let listener = tokio::net::TcpListener::bind(opts.listen)
@@ -125,7 +121,7 @@ impl RunningServer {
                 .await
             }),
         };
-        tracing::info!(%addr, tls = is_tls, database = %db.display(), "fieldsync server listening");
+        tracing::info!(%addr, tls = is_tls, %database, "fieldsync server listening");
         Ok(RunningServer {
             addr,
             tls: is_tls,
@@ -163,7 +159,40 @@ impl RunningServer {
     }
 }
 
+/// Opens the configured database; returns it and where it is (without any password).
+async fn open_storage(
+    opts: &ServerOptions,
+    database_url: Option<&str>,
+) -> anyhow::Result<(SharedStorage, String)> {
+    if let Some(url) = database_url {
+        let storage = PostgresStorage::open(url)
+            .await
+            .context("cannot open the PostgreSQL database")?;
+        let description = storage.description().to_owned();
+        return Ok((Arc::new(storage), description));
+    }
+    std::fs::create_dir_all(&opts.data_dir).with_context(|| {
+        format!(
+            "cannot create the data directory {}",
+            opts.data_dir.display()
+        )
+    })?;
+    let db = opts.data_dir.join(DATABASE_FILE);
+    let storage = SqliteStorage::open(&db)
+        .await
+        .with_context(|| format!("cannot open the database {}", db.display()))?;
+    Ok((Arc::new(storage), db.display().to_string()))
+}
+
+/// Whether an account could not be created because another instance, starting at the same
+/// time on the same database, created it first.
+fn created_elsewhere(e: &Error) -> bool {
+    matches!(e, Error::Storage(StorageError::UsernameTaken(_)))
+}
+
 /// First accounts: the demo data, or an `admin` account, but only into an empty database.
+/// Several instances starting together on one empty database all try; the first wins and the
+/// others carry on with what it created.
 async fn bootstrap(
     state: &AppState,
     demo: bool,
@@ -186,9 +215,14 @@ async fn bootstrap(
         let password = admin_password
             .as_deref()
             .unwrap_or(crate::demo::DEMO_PASSWORD);
-        let report = crate::demo::seed(state, password)
-            .await
-            .context("seeding demo data failed")?;
+        let report = match crate::demo::seed(state, password).await {
+            Ok(report) => report,
+            Err(e) if created_elsewhere(&e) => {
+                tracing::info!("another instance is adding the demo data");
+                return Ok(());
+            }
+            Err(e) => return Err(anyhow::Error::new(e).context("seeding demo data failed")),
+        };
         tracing::info!(
             users = report.users,
             work_orders = report.work_orders,
@@ -196,7 +230,7 @@ async fn bootstrap(
             "demo data added"
         );
     } else if let Some(password) = admin_password {
-        state
+        let created = state
             .create_user(fieldsync_proto::api::NewUser {
                 username: "admin".into(),
                 password,
@@ -204,9 +238,16 @@ async fn bootstrap(
                 role: fieldsync_proto::Role::Admin,
                 profile: Default::default(),
             })
-            .await
-            .context("creating the admin account failed")?;
-        tracing::info!("created the 'admin' account");
+            .await;
+        match created {
+            Ok(_) => tracing::info!("created the 'admin' account"),
+            Err(e) if created_elsewhere(&e) => {
+                tracing::info!("another instance created the 'admin' account")
+            }
+            Err(e) => {
+                return Err(anyhow::Error::new(e).context("creating the admin account failed"))
+            }
+        }
     } else {
         tracing::warn!(
             "the database has no accounts: start with --admin-password to create 'admin', or --demo"

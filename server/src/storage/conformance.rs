@@ -3,7 +3,10 @@
 //! The functions share one store and only assume what they wrote themselves, so they can run
 //! one after another on the same database (ids and usernames are fresh every time).
 
+use std::collections::HashMap;
+
 use fieldsync_proto::api::{AuditKind, TechnicianProfile};
+use fieldsync_proto::wire::{Cursor, PullLimits, UpdatePayload};
 use fieldsync_proto::{
     ChangeHash, CustomerTier, DeviceId, Priority, ProblemCategory, Role, Status, Timestamp, UserId,
     WorkOrderId, WorkOrderSummary,
@@ -14,6 +17,7 @@ use super::{
     DocumentCommit, NewAuditEntry, NewChange, NewSession, Part, Scope, Seq, SharedStorage,
     StorageError, TokenHash, User, UserRecord, WorkOrderQuery,
 };
+use crate::sync::pull::{pull, PullRequest};
 
 /// Runs every check in this module.
 pub async fn run_all(store: SharedStorage) {
@@ -886,4 +890,109 @@ pub async fn audit_trail(store: SharedStorage) {
         .expect("audit");
     assert_eq!(page.len(), 1);
     assert_eq!(page[0].id, all[1].id);
+}
+
+/// Commits racing through two handles on one database (two server instances, or two
+/// connections) while a device pulls over and over, through either: the device ends with
+/// every new document exactly once. A backend whose sequence numbers could become visible out
+/// of order fails this by missing documents: a pull would move the cursor past a number whose
+/// commit was still in flight.
+pub async fn concurrent_commits_never_skip(first: SharedStorage, second: SharedStorage) {
+    const WRITERS: usize = 8;
+    const COMMITS_EACH: usize = 40;
+    let stores = [first, second];
+    let start = stores[0].max_seq().await.expect("max");
+    let began = std::time::Instant::now();
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|w| {
+            let store = stores[w % 2].clone();
+            tokio::spawn(async move {
+                let mut ids = Vec::with_capacity(COMMITS_EACH);
+                for _ in 0..COMMITS_EACH {
+                    let id = WorkOrderId::new();
+                    let mut c = new_doc(id, None, vec![change(1)]);
+                    c.snapshot = id.as_uuid().as_bytes().to_vec();
+                    commit_ok(&store, c).await;
+                    ids.push(id);
+                }
+                ids
+            })
+        })
+        .collect();
+
+    let device = DeviceId::new();
+    let mut cursor = Cursor(start.0);
+    let mut received: HashMap<WorkOrderId, usize> = HashMap::new();
+    let mut pulls = 0usize;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        // Whether anyone was still writing before this round: the round after the last
+        // writer finished must see everything.
+        let writing = writers.iter().any(|w| !w.is_finished());
+        loop {
+            let store = &stores[pulls % 2];
+            pulls += 1;
+            let page = pull(
+                store,
+                PullRequest {
+                    device,
+                    scope: Scope::All,
+                    cursor,
+                    resync: Vec::new(),
+                    limits: PullLimits {
+                        max_docs: 25,
+                        max_bytes: 1 << 20,
+                    },
+                },
+            )
+            .await
+            .expect("pull");
+            for update in page.updates {
+                match update.payload {
+                    UpdatePayload::Snapshot(bytes) => {
+                        assert_eq!(bytes, update.doc.as_uuid().as_bytes().to_vec());
+                        *received.entry(update.doc).or_default() += 1;
+                    }
+                    other => panic!("only new documents here, got {other:?}"),
+                }
+            }
+            assert!(page.cursor >= cursor, "the cursor never goes back");
+            cursor = page.cursor;
+            if !page.more {
+                break;
+            }
+        }
+        if !writing {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "writers did not finish in time"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+
+    let mut committed = Vec::new();
+    for writer in writers {
+        committed.extend(writer.await.expect("writer"));
+    }
+    assert_eq!(committed.len(), WRITERS * COMMITS_EACH);
+    eprintln!(
+        "{} commits by {WRITERS} tasks through two handles, with {pulls} pulls alongside, in {:?}",
+        committed.len(),
+        began.elapsed()
+    );
+    let missing: Vec<_> = committed
+        .iter()
+        .filter(|id| !received.contains_key(id))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {} documents were skipped by the puller ({pulls} pulls): {missing:?}",
+        missing.len(),
+        committed.len()
+    );
+    let twice: Vec<_> = received.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "received more than once: {twice:?}");
+    assert!(pulls > 2, "the reader pulled while commits were going on");
 }

@@ -6,6 +6,7 @@
 //! sends lives in `sync`, so every backend behaves the same; `conformance` checks that.
 
 pub mod conformance;
+pub mod postgres;
 pub mod sqlite;
 
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use fieldsync_proto::{
     ChangeHash, DeviceId, Role, Timestamp, UserId, WorkOrderId, WorkOrderSummary,
 };
 
+pub use postgres::PostgresStorage;
 pub use sqlite::SqliteStorage;
 
 /// A storage backend shared by every request.

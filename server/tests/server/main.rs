@@ -6,6 +6,7 @@ mod common;
 mod api;
 mod demo;
 mod live;
+mod postgres;
 mod running;
 mod sync_bad_input;
 mod sync_flow;

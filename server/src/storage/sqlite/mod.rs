@@ -426,6 +426,19 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn concurrent_commits_through_two_handles_never_skip() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("fieldsync.db");
+        let first = SqliteStorage::open(&path).await.expect("open");
+        let second = SqliteStorage::open(&path).await.expect("open again");
+        crate::storage::conformance::concurrent_commits_never_skip(
+            Arc::new(first),
+            Arc::new(second),
+        )
+        .await;
+    }
+
+    #[tokio::test]
     async fn reopening_keeps_data_and_schema() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("fieldsync.db");

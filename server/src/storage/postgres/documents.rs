@@ -1,0 +1,580 @@
+//! Work order documents in PostgreSQL: snapshots and summaries, the change log, the global
+//! sequence, what each device was sent, and the queries of lists and pulls.
+
+use deadpool_postgres::GenericClient;
+use fieldsync_proto::{DeviceId, Priority, Timestamp, UserId, WorkOrderId, WorkOrderSummary};
+use tokio_postgres::types::ToSql;
+use tokio_postgres::Row;
+
+use super::convert::{count_from_db, db_err, parse, seq_from_db, seq_to_db};
+use crate::storage::{
+    CandidateQuery, CommitNotice, CommitOutcome, Delivery, DeliveryRecord, DocumentCommit,
+    PullCandidate, Scope, Seq, StorageError, StoredDocument, SummaryPage, WorkOrderQuery,
+};
+
+/// Notices kept in `commit_notices` for a listener catching up after a reconnect. More than a
+/// subscriber can hold (`COMMIT_FEED_CAPACITY`) is of no use: it would lag and sync anyway.
+pub const NOTICE_LOG_KEEP: i64 = 16 * crate::storage::COMMIT_FEED_CAPACITY as i64;
+/// The log is trimmed by the commit whose number is a multiple of this.
+const NOTICE_LOG_TRIM_EVERY: i64 = 1024;
+
+const SUMMARY_COLUMNS: &str = "id, number, status, priority, customer_name, tier, region, \
+     category, assignee, created_at, response_due, resolution_due, schedule_start, conflicts";
+
+/// Reads the columns of `SUMMARY_COLUMNS`, which start at column 0.
+fn summary_from_row(row: &Row) -> Result<WorkOrderSummary, StorageError> {
+    let get_text = |i: usize| row.try_get::<_, String>(i).map_err(db_err);
+    let priority: i32 = row.try_get(3).map_err(db_err)?;
+    let priority = u8::try_from(priority)
+        .ok()
+        .and_then(Priority::from_rank)
+        .ok_or_else(|| StorageError::Corrupt(format!("column documents.priority: {priority}")))?;
+    let conflicts: i32 = row.try_get(13).map_err(db_err)?;
+    Ok(WorkOrderSummary {
+        id: WorkOrderId(row.try_get(0).map_err(db_err)?),
+        number: get_text(1)?,
+        status: parse("documents.status", &get_text(2)?)?,
+        priority,
+        customer_name: get_text(4)?,
+        tier: parse("documents.tier", &get_text(5)?)?,
+        region: get_text(6)?,
+        category: parse("documents.category", &get_text(7)?)?,
+        assignee: row
+            .try_get::<_, Option<uuid::Uuid>>(8)
+            .map_err(db_err)?
+            .map(UserId),
+        created_at: Timestamp(row.try_get(9).map_err(db_err)?),
+        response_due: Timestamp(row.try_get(10).map_err(db_err)?),
+        resolution_due: Timestamp(row.try_get(11).map_err(db_err)?),
+        schedule_start: row
+            .try_get::<_, Option<i64>>(12)
+            .map_err(db_err)?
+            .map(Timestamp),
+        conflicts: u32::try_from(conflicts).unwrap_or(0),
+    })
+}
+
+pub async fn load(
+    c: &impl GenericClient,
+    id: WorkOrderId,
+) -> Result<Option<StoredDocument>, StorageError> {
+    let stmt = c
+        .prepare_cached(&format!(
+            "SELECT {SUMMARY_COLUMNS}, snapshot, updated_seq FROM documents WHERE id = $1"
+        ))
+        .await
+        .map_err(db_err)?;
+    let Some(row) = c.query_opt(&stmt, &[&id.0]).await.map_err(db_err)? else {
+        return Ok(None);
+    };
+    Ok(Some(StoredDocument {
+        id,
+        snapshot: row.try_get(14).map_err(db_err)?,
+        version: seq_from_db(row.try_get(15).map_err(db_err)?)?,
+        summary: summary_from_row(&row)?,
+    }))
+}
+
+pub async fn max_seq(c: &impl GenericClient) -> Result<Seq, StorageError> {
+    let stmt = c
+        .prepare_cached("SELECT value FROM sequence WHERE id = 1")
+        .await
+        .map_err(db_err)?;
+    let row = c.query_one(&stmt, &[]).await.map_err(db_err)?;
+    seq_from_db(row.try_get(0).map_err(db_err)?)
+}
+
+/// The text a commit notice travels as through NOTIFY: `seq doc assignee previous`, with `-`
+/// for nobody.
+pub fn encode_notice(n: &CommitNotice) -> String {
+    let user = |u: Option<UserId>| u.map_or_else(|| "-".to_owned(), |u| u.to_string());
+    format!(
+        "{} {} {} {}",
+        n.seq.0,
+        n.doc,
+        user(n.assignee),
+        user(n.previous_assignee)
+    )
+}
+
+pub fn decode_notice(text: &str) -> Option<CommitNotice> {
+    let mut parts = text.split(' ');
+    let user = |p: Option<&str>| -> Option<Option<UserId>> {
+        match p? {
+            "-" => Some(None),
+            id => id.parse().ok().map(Some),
+        }
+    };
+    let notice = CommitNotice {
+        seq: Seq(parts.next()?.parse().ok()?),
+        doc: parts.next()?.parse().ok()?,
+        assignee: user(parts.next())?,
+        previous_assignee: user(parts.next())?,
+    };
+    parts.next().is_none().then_some(notice)
+}
+
+/// Checks the version, takes the next sequence number and writes the update in the caller's
+/// transaction, which must be rolled back unless the outcome is `Committed`. With `announce`
+/// (the NOTIFY channel), the commit is also logged and announced; the announcement goes out
+/// only if the transaction commits.
+///
+/// Taking the number bumps the one row of `sequence`, whose lock the transaction then holds
+/// until it ends: every later commit waits there, so numbers are handed out in commit order
+/// (see the module comment of `postgres`). Everything before the bump runs concurrently with
+/// other commits; after it, the statements are pipelined (sent together, answered in one
+/// round trip), so that the lock is held for as few round trips as possible.
+pub async fn commit(
+    c: &impl GenericClient,
+    commit: &DocumentCommit,
+    announce: Option<&str>,
+) -> Result<CommitOutcome, StorageError> {
+    let doc = commit.doc.0;
+    let creating = commit.expected.is_none();
+    // An update locks the row it checked, so that no concurrent commit to the same document
+    // slips in between the check and the write. A creation has no row to lock: it looks again
+    // once it holds the sequence lock, when any competing creation has committed.
+    let check = if creating {
+        "SELECT updated_seq, assignee FROM documents WHERE id = $1"
+    } else {
+        "SELECT updated_seq, assignee FROM documents WHERE id = $1 FOR UPDATE"
+    };
+    let row = c
+        .query_opt(&c.prepare_cached(check).await.map_err(db_err)?, &[&doc])
+        .await
+        .map_err(db_err)?;
+    let (current, previous_assignee) = match row {
+        Some(row) => (
+            Some(seq_from_db(row.try_get(0).map_err(db_err)?)?),
+            row.try_get::<_, Option<uuid::Uuid>>(1)
+                .map_err(db_err)?
+                .map(UserId),
+        ),
+        None => (None, None),
+    };
+    if current != commit.expected {
+        return Ok(CommitOutcome::VersionConflict);
+    }
+
+    // Statements are prepared (or found in the connection's cache) before taking the lock.
+    let bump = c
+        .prepare_cached("UPDATE sequence SET value = value + 1 WHERE id = 1 RETURNING value")
+        .await
+        .map_err(db_err)?;
+    let exists = c
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM documents WHERE id = $1)")
+        .await
+        .map_err(db_err)?;
+    let write_doc = c
+        .prepare_cached(if creating {
+            "INSERT INTO documents (id, snapshot, updated_seq, number, status, priority,
+                 customer_name, tier, region, category, assignee, created_at, response_due,
+                 resolution_due, schedule_start, conflicts)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+        } else {
+            "UPDATE documents SET
+                 snapshot = $2, updated_seq = $3, number = $4, status = $5, priority = $6,
+                 customer_name = $7, tier = $8, region = $9, category = $10, assignee = $11,
+                 created_at = $12, response_due = $13, resolution_due = $14,
+                 schedule_start = $15, conflicts = $16
+             WHERE id = $1"
+        })
+        .await
+        .map_err(db_err)?;
+    let write_changes = c
+        .prepare_cached(
+            "INSERT INTO changes (doc, hash, seq, position, origin_device, received_at, bytes)
+             SELECT $1, c.hash, $2, (c.position - 1)::INTEGER, $3, $4, c.bytes
+             FROM UNNEST($5::BYTEA[], $6::BYTEA[]) WITH ORDINALITY AS c (hash, bytes, position)",
+        )
+        .await
+        .map_err(db_err)?;
+    let write_known_by = c
+        .prepare_cached(
+            "INSERT INTO device_docs (device, doc, sent_seq, removed) VALUES ($1, $2, 0, FALSE)
+             ON CONFLICT (device, doc) DO NOTHING",
+        )
+        .await
+        .map_err(db_err)?;
+    let write_log = c
+        .prepare_cached(
+            "INSERT INTO commit_notices (seq, doc, assignee, previous_assignee)
+             VALUES ($1, $2, $3, $4)",
+        )
+        .await
+        .map_err(db_err)?;
+    let notify = c
+        .prepare_cached("SELECT pg_notify($1, $2)")
+        .await
+        .map_err(db_err)?;
+
+    // From here to the end of the transaction, commits go one at a time.
+    let (bumped, existing) = tokio::try_join!(c.query_one(&bump, &[]), async {
+        if creating {
+            c.query_one(&exists, &[&doc]).await.map(Some)
+        } else {
+            Ok(None)
+        }
+    })
+    .map_err(db_err)?;
+    if let Some(existing) = existing {
+        if existing.try_get::<_, bool>(0).map_err(db_err)? {
+            // Created by a concurrent commit since the check.
+            return Ok(CommitOutcome::VersionConflict);
+        }
+    }
+    let seq_db: i64 = bumped.try_get(0).map_err(db_err)?;
+    let seq = seq_from_db(seq_db)?;
+
+    let s = &commit.summary;
+    let priority = i32::from(s.priority.rank());
+    let conflicts = i32::try_from(s.conflicts).unwrap_or(i32::MAX);
+    let assignee = s.assignee.map(|a| a.0);
+    let schedule_start = s.schedule_start.map(|t| t.millis());
+    let doc_values: [&(dyn ToSql + Sync); 16] = [
+        &doc,
+        &commit.snapshot,
+        &seq_db,
+        &s.number,
+        &s.status.as_str(),
+        &priority,
+        &s.customer_name,
+        &s.tier.as_str(),
+        &s.region,
+        &s.category.as_str(),
+        &assignee,
+        &s.created_at.millis(),
+        &s.response_due.millis(),
+        &s.resolution_due.millis(),
+        &schedule_start,
+        &conflicts,
+    ];
+    let origin = commit.origin.map(|d| d.0);
+    let received_at = commit.received_at.millis();
+    let hashes: Vec<&[u8]> = commit.changes.iter().map(|c| c.hash.0.as_slice()).collect();
+    let bytes: Vec<&[u8]> = commit.changes.iter().map(|c| c.bytes.as_slice()).collect();
+    let change_values: [&(dyn ToSql + Sync); 6] =
+        [&doc, &seq_db, &origin, &received_at, &hashes, &bytes];
+    let previous = previous_assignee.map(|a| a.0);
+    let notice = announce.map(|channel| {
+        let text = encode_notice(&CommitNotice {
+            doc: commit.doc,
+            seq,
+            assignee: s.assignee,
+            previous_assignee,
+        });
+        (channel, text)
+    });
+    let (written, ..) = tokio::try_join!(
+        async { c.execute(&write_doc, &doc_values).await.map_err(db_err) },
+        async {
+            match s.assignee {
+                Some(assignee) => super::audit::grant(c, commit.doc, assignee, seq_db).await,
+                None => Ok(()),
+            }
+        },
+        super::audit::append(c, &commit.audit),
+        async {
+            c.execute(&write_changes, &change_values)
+                .await
+                .map_err(db_err)
+        },
+        async {
+            match commit.known_by {
+                // Sent "at sequence 0": the device has it whatever its cursor is.
+                Some(device) => c.execute(&write_known_by, &[&device.0, &doc]).await,
+                None => Ok(0),
+            }
+            .map_err(db_err)
+        },
+        async {
+            match &notice {
+                Some(_) => {
+                    c.execute(&write_log, &[&seq_db, &doc, &assignee, &previous])
+                        .await
+                }
+                None => Ok(0),
+            }
+            .map_err(db_err)
+        },
+        async {
+            match &notice {
+                Some((channel, text)) => c.execute(&notify, &[channel, text]).await,
+                None => Ok(0),
+            }
+            .map_err(db_err)
+        },
+    )?;
+    if written != 1 {
+        return Err(StorageError::Database(format!(
+            "work order {} was not written although its version matched",
+            s.number
+        )));
+    }
+    if notice.is_some() && seq_db % NOTICE_LOG_TRIM_EVERY == 0 {
+        trim_notice_log(c, seq_db).await?;
+    }
+    Ok(CommitOutcome::Committed(seq))
+}
+
+/// Forgets logged notices older than the last `NOTICE_LOG_KEEP` up to `newest`.
+pub async fn trim_notice_log(c: &impl GenericClient, newest: i64) -> Result<(), StorageError> {
+    let stmt = c
+        .prepare_cached("DELETE FROM commit_notices WHERE seq <= $1")
+        .await
+        .map_err(db_err)?;
+    c.execute(&stmt, &[&(newest - NOTICE_LOG_KEEP)])
+        .await
+        .map_err(db_err)?;
+    Ok(())
+}
+
+/// Logged notices after `after`, oldest first, at most `limit`.
+pub async fn notices_after(
+    c: &impl GenericClient,
+    after: Seq,
+    limit: i64,
+) -> Result<Vec<CommitNotice>, StorageError> {
+    let stmt = c
+        .prepare_cached(
+            "SELECT seq, doc, assignee, previous_assignee FROM commit_notices
+             WHERE seq > $1 ORDER BY seq LIMIT $2",
+        )
+        .await
+        .map_err(db_err)?;
+    let rows = c
+        .query(&stmt, &[&seq_to_db(after), &limit])
+        .await
+        .map_err(db_err)?;
+    rows.iter()
+        .map(|r| {
+            Ok(CommitNotice {
+                seq: seq_from_db(r.try_get(0).map_err(db_err)?)?,
+                doc: WorkOrderId(r.try_get(1).map_err(db_err)?),
+                assignee: r
+                    .try_get::<_, Option<uuid::Uuid>>(2)
+                    .map_err(db_err)?
+                    .map(UserId),
+                previous_assignee: r
+                    .try_get::<_, Option<uuid::Uuid>>(3)
+                    .map_err(db_err)?
+                    .map(UserId),
+            })
+        })
+        .collect()
+}
+
+pub async fn list(c: &impl GenericClient, q: &WorkOrderQuery) -> Result<SummaryPage, StorageError> {
+    let statuses: Vec<&str> = q.statuses.iter().map(|s| s.as_str()).collect();
+    let assignee = q.assignee.map(|a| a.0);
+    let mut filters = Vec::new();
+    let mut args: Vec<&(dyn ToSql + Sync)> = Vec::new();
+    if !statuses.is_empty() {
+        args.push(&statuses);
+        filters.push(format!("status = ANY(${})", args.len()));
+    }
+    if let Some(assignee) = &assignee {
+        args.push(assignee);
+        filters.push(format!("assignee = ${}", args.len()));
+    }
+    if q.open_only {
+        filters.push("status NOT IN ('completed', 'closed', 'cancelled')".to_owned());
+    }
+    let filter = if filters.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", filters.join(" AND "))
+    };
+    let total: i64 = c
+        .query_one(
+            &c.prepare_cached(&format!("SELECT COUNT(*) FROM documents {filter}"))
+                .await
+                .map_err(db_err)?,
+            &args,
+        )
+        .await
+        .map_err(db_err)?
+        .try_get(0)
+        .map_err(db_err)?;
+    let limit = i64::from(q.limit);
+    let offset = i64::try_from(q.offset).unwrap_or(i64::MAX);
+    let mut page_args = args;
+    page_args.push(&limit);
+    page_args.push(&offset);
+    let (limit_at, offset_at) = (page_args.len() - 1, page_args.len());
+    let stmt = c
+        .prepare_cached(&format!(
+            "SELECT {SUMMARY_COLUMNS} FROM documents {filter}
+             ORDER BY priority, resolution_due, id LIMIT ${limit_at} OFFSET ${offset_at}"
+        ))
+        .await
+        .map_err(db_err)?;
+    let rows = c.query(&stmt, &page_args).await.map_err(db_err)?;
+    Ok(SummaryPage {
+        items: rows
+            .iter()
+            .map(summary_from_row)
+            .collect::<Result<_, _>>()?,
+        total: count_from_db(total),
+    })
+}
+
+/// The parts shared by the candidate queries: whether a row is in scope, and the FROM/WHERE
+/// clause over `$1` device, `$2` after and, for a technician, `$3` user.
+fn candidate_filter(scope: Scope) -> (&'static str, &'static str) {
+    match scope {
+        Scope::All => (
+            "TRUE",
+            "FROM documents d
+             LEFT JOIN device_docs dd ON dd.device = $1 AND dd.doc = d.id
+             WHERE d.updated_seq > $2",
+        ),
+        Scope::AssignedTo(_) => (
+            "COALESCE(d.assignee = $3, FALSE)",
+            "FROM documents d
+             LEFT JOIN device_docs dd ON dd.device = $1 AND dd.doc = d.id
+             WHERE d.updated_seq > $2 AND (d.assignee = $3 OR dd.doc IS NOT NULL)",
+        ),
+    }
+}
+
+pub async fn candidates(
+    c: &impl GenericClient,
+    q: &CandidateQuery,
+) -> Result<Vec<PullCandidate>, StorageError> {
+    let (in_scope, from_where) = candidate_filter(q.scope);
+    let after = seq_to_db(q.after);
+    let limit = i64::from(q.limit);
+    let rows = match q.scope {
+        Scope::All => {
+            let stmt = c
+                .prepare_cached(&format!(
+                    "SELECT d.id, d.updated_seq, dd.sent_seq, dd.removed, {in_scope} {from_where}
+                     ORDER BY d.updated_seq LIMIT $3"
+                ))
+                .await
+                .map_err(db_err)?;
+            c.query(&stmt, &[&q.device.0, &after, &limit]).await
+        }
+        Scope::AssignedTo(user) => {
+            let stmt = c
+                .prepare_cached(&format!(
+                    "SELECT d.id, d.updated_seq, dd.sent_seq, dd.removed, {in_scope} {from_where}
+                     ORDER BY d.updated_seq LIMIT $4"
+                ))
+                .await
+                .map_err(db_err)?;
+            c.query(&stmt, &[&q.device.0, &after, &user.0, &limit])
+                .await
+        }
+    }
+    .map_err(db_err)?;
+    rows.iter()
+        .map(|r| {
+            let sent: Option<i64> = r.try_get(2).map_err(db_err)?;
+            let removed: Option<bool> = r.try_get(3).map_err(db_err)?;
+            let delivery = match sent {
+                Some(sent) => Some(Delivery {
+                    sent_seq: seq_from_db(sent)?,
+                    removed: removed.unwrap_or(false),
+                }),
+                None => None,
+            };
+            Ok(PullCandidate {
+                doc: WorkOrderId(r.try_get(0).map_err(db_err)?),
+                updated_seq: seq_from_db(r.try_get(1).map_err(db_err)?)?,
+                in_scope: r.try_get(4).map_err(db_err)?,
+                delivery,
+            })
+        })
+        .collect()
+}
+
+pub async fn count_candidates(
+    c: &impl GenericClient,
+    q: &CandidateQuery,
+) -> Result<u64, StorageError> {
+    let (_, from_where) = candidate_filter(q.scope);
+    let stmt = c
+        .prepare_cached(&format!("SELECT COUNT(*) {from_where}"))
+        .await
+        .map_err(db_err)?;
+    let after = seq_to_db(q.after);
+    let row = match q.scope {
+        Scope::All => c.query_one(&stmt, &[&q.device.0, &after]).await,
+        Scope::AssignedTo(user) => c.query_one(&stmt, &[&q.device.0, &after, &user.0]).await,
+    }
+    .map_err(db_err)?;
+    Ok(count_from_db(row.try_get(0).map_err(db_err)?))
+}
+
+pub async fn changes_after(
+    c: &impl GenericClient,
+    doc: WorkOrderId,
+    after: Seq,
+    except: DeviceId,
+) -> Result<Vec<Vec<u8>>, StorageError> {
+    let stmt = c
+        .prepare_cached(
+            "SELECT bytes FROM changes
+             WHERE doc = $1 AND seq > $2 AND origin_device IS DISTINCT FROM $3
+             ORDER BY seq, position",
+        )
+        .await
+        .map_err(db_err)?;
+    let rows = c
+        .query(&stmt, &[&doc.0, &seq_to_db(after), &except.0])
+        .await
+        .map_err(db_err)?;
+    rows.iter().map(|r| r.try_get(0).map_err(db_err)).collect()
+}
+
+pub async fn record_deliveries(
+    c: &impl GenericClient,
+    device: DeviceId,
+    deliveries: &[DeliveryRecord],
+) -> Result<(), StorageError> {
+    let stmt = c
+        .prepare_cached(
+            "INSERT INTO device_docs (device, doc, sent_seq, removed) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (device, doc) DO UPDATE SET
+                 sent_seq = excluded.sent_seq, removed = excluded.removed",
+        )
+        .await
+        .map_err(db_err)?;
+    for d in deliveries {
+        c.execute(
+            &stmt,
+            &[
+                &device.0,
+                &d.doc.0,
+                &seq_to_db(d.delivery.sent_seq),
+                &d.delivery.removed,
+            ],
+        )
+        .await
+        .map_err(db_err)?;
+    }
+    Ok(())
+}
+
+pub async fn delivery(
+    c: &impl GenericClient,
+    device: DeviceId,
+    doc: WorkOrderId,
+) -> Result<Option<Delivery>, StorageError> {
+    let stmt = c
+        .prepare_cached("SELECT sent_seq, removed FROM device_docs WHERE device = $1 AND doc = $2")
+        .await
+        .map_err(db_err)?;
+    c.query_opt(&stmt, &[&device.0, &doc.0])
+        .await
+        .map_err(db_err)?
+        .map(|row| {
+            Ok(Delivery {
+                sent_seq: seq_from_db(row.try_get(0).map_err(db_err)?)?,
+                removed: row.try_get(1).map_err(db_err)?,
+            })
+        })
+        .transpose()
+}
