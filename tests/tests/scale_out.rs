@@ -470,3 +470,62 @@ async fn an_instance_killed_mid_push_loses_nothing_and_its_devices_fail_over() {
     cluster.two.shutdown().await;
     drop(cluster.schema);
 }
+
+/// The whole path a technician relies on: their tablet is connected (live channel and
+/// background sync) to instance one; a dispatcher assigns them a new job through instance
+/// two's JSON API; the job shows up on the tablet by itself.
+#[tokio::test]
+async fn a_device_on_one_instance_sees_an_edit_made_through_the_other_by_itself() {
+    use std::sync::Arc;
+
+    use fieldsync_client::{AgentOptions, Client, SyncAgent};
+
+    let Some(cluster) = Cluster::start("scale_out_device_live").await else {
+        return;
+    };
+    let dir = tempfile::TempDir::new().expect("temp dir");
+    let client = Arc::new(Client::open(dir.path()).expect("store"));
+    client
+        .login(&cluster.one.url(), "tech-a", PASSWORD, "tablet")
+        .await
+        .expect("login through one");
+    let _agent = SyncAgent::start(client.clone(), AgentOptions::default()).expect("agent");
+    // Let the agent connect its live channel and do its first sync.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !client.sync_status().live && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(client.sync_status().live, "live channel to instance one");
+
+    let token = dispatcher_token(&cluster.two.url()).await;
+    let started = Instant::now();
+    let created: WorkOrderView = reqwest::Client::new()
+        .post(format!("{}/v1/work-orders", cluster.two.url()))
+        .bearer_auth(&token)
+        .json(&intake(Some(cluster.tech_a)))
+        .send()
+        .await
+        .expect("create request")
+        .error_for_status()
+        .expect("create ok")
+        .json()
+        .await
+        .expect("created body");
+    let deadline = started + Duration::from_secs(10);
+    let mut seen = None;
+    while Instant::now() < deadline {
+        if client.get(created.id).is_ok() {
+            seen = Some(started.elapsed());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let elapsed = seen.expect("the job reached the tablet on instance one without a sync call");
+    eprintln!(
+        "dispatcher edit on instance two visible on a device of instance one after {elapsed:?}"
+    );
+    assert_eq!(
+        client.get(created.id).expect("view").status,
+        Status::Assigned
+    );
+}
