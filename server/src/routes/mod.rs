@@ -1,8 +1,9 @@
-//! The HTTP surface: one router per area, merged in `app` with body limits, a request timeout
-//! and request tracing.
+//! The HTTP surface: the dispatcher console's files and one router per API area, merged in
+//! `app` with body limits, a request timeout and request tracing.
 
 mod admin;
 mod audit;
+mod console;
 mod extract;
 mod health;
 mod live;
@@ -43,6 +44,7 @@ pub fn app(state: AppState) -> Router {
     let frames = sync::routes().layer(RequestBodyLimitLayer::new(wire::MAX_FRAME_BYTES));
     Router::new()
         .merge(health::routes())
+        .merge(console::routes())
         .merge(live::routes())
         .merge(json)
         .merge(frames)
