@@ -2,6 +2,7 @@
 //! store; `login`, `sync` and `technicians` talk to the server.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
 use fieldsync_proto::api::{LoginRequest, TechnicianInfo};
@@ -29,6 +30,8 @@ pub struct Client {
     /// One sync at a time, whoever asks (the app, the background agent): two concurrent
     /// rounds would push the same outbox rows twice.
     sync_lock: tokio::sync::Mutex<()>,
+    /// Added to the system clock: see `set_clock_skew`.
+    clock_skew: AtomicI64,
 }
 
 impl Client {
@@ -43,7 +46,19 @@ impl Client {
             remote: Remote::default(),
             hub,
             sync_lock: tokio::sync::Mutex::new(()),
+            clock_skew: AtomicI64::new(0),
         })
+    }
+
+    /// Shifts the device time this library records and reads by `millis`, as on a device
+    /// whose clock is wrong: for simulators and clock-fault tests. Real devices leave it at 0.
+    pub fn set_clock_skew(&self, millis: i64) {
+        self.clock_skew.store(millis, Ordering::Relaxed);
+    }
+
+    /// The device's time: the system clock plus any skew set for tests.
+    fn now(&self) -> Timestamp {
+        Timestamp::now().plus_millis(self.clock_skew.load(Ordering::Relaxed))
     }
 
     /// Where the store lives.
@@ -204,7 +219,7 @@ impl Client {
 
     /// Everything about one work order, with SLA clocks as of now.
     pub fn get(&self, id: WorkOrderId) -> Result<WorkOrderView> {
-        self.store.read(|c| local::view(c, id, Timestamp::now()))
+        self.store.read(|c| local::view(c, id, self.now()))
     }
 
     /// Resolves a number (`WO-7KQ2-M9XD`), a full id, or a unique prefix of either.
@@ -214,7 +229,7 @@ impl Client {
 
     /// Does `action` as the signed-in user; durable when this returns.
     pub fn act(&self, id: WorkOrderId, action: Action) -> Result<WorkOrderView> {
-        let now = Timestamp::now();
+        let now = self.now();
         let (view, pending) = self.store.write(|tx| {
             let view = local::act(tx, id, &action, now)?;
             Ok((view, outbox::outbox_count(tx)?))
@@ -226,7 +241,7 @@ impl Client {
 
     /// Creates a work order (office roles only); it reaches the server on the next sync.
     pub fn create_work_order(&self, new: NewWorkOrder) -> Result<WorkOrderView> {
-        let now = Timestamp::now();
+        let now = self.now();
         let (view, pending) = self.store.write(|tx| {
             let view = local::create(tx, new, now)?;
             Ok((view, outbox::outbox_count(tx)?))

@@ -84,6 +84,17 @@ pub enum StoreError {
     TooNew { found: i64, known: i64 },
     #[error("the local store failed: {0} (if the disk is full, free some space and try again)")]
     Sqlite(#[from] rusqlite::Error),
+    /// SQLite could not grow the store's files: the write was rolled back whole.
+    #[error("the device's disk is full: the local store {path} could not save this; nothing was changed and everything saved before is intact. Free some space on the device and try again")]
+    DiskFull { path: PathBuf },
+}
+
+impl StoreError {
+    /// Whether this is SQLite saying the disk is full.
+    pub(crate) fn is_disk_full(&self) -> bool {
+        matches!(self, StoreError::Sqlite(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull))
+            || matches!(self, StoreError::DiskFull { .. })
+    }
 }
 
 impl From<rusqlite::Error> for Error {
@@ -109,6 +120,7 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Offline { .. } => true,
+            Error::Storage(e) => e.is_disk_full(),
             Error::Server { code, .. } => {
                 matches!(code, ErrorCode::Internal | ErrorCode::RateLimited)
             }

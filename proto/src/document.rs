@@ -28,6 +28,9 @@ pub enum DocumentError {
     },
     #[error("the document breaks the work order rules: {0}")]
     Invalid(Violations),
+    /// The document holds more than, or other than, a work order (see `check_shape`).
+    #[error("the document is not shaped like a work order: {0}")]
+    Shape(String),
     /// The action was allowed but left the work order as it was, so there is no change to record.
     #[error("nothing to change: the work order already looks like that")]
     Unchanged,
@@ -158,6 +161,12 @@ impl WorkOrderDocument {
         }
         validate(&wo).map_err(|v| DocumentError::Invalid(Violations(v)))?;
         Ok(wo)
+    }
+
+    /// Checks that the document holds exactly `wo` (what `read` made of it): no keys a work
+    /// order does not have, no values that reading converted. For documents from outside.
+    pub fn check_shape(&self, wo: &WorkOrder) -> Result<(), DocumentError> {
+        crate::shape::check(&self.doc, wo).map_err(DocumentError::Shape)
     }
 
     /// Performs an action and records it as one change; on refusal the document is unchanged.

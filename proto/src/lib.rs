@@ -16,6 +16,7 @@ mod kpi;
 pub mod live;
 mod priority;
 pub mod rules;
+mod shape;
 mod sla;
 mod status;
 mod stock;

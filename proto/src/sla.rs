@@ -62,7 +62,8 @@ pub struct SlaClock {
     pub paused_millis: i64,
     pub response: ClockState,
     pub resolution: ClockState,
-    /// Some device times were out of order or before the job existed and were moved to fit.
+    /// Some device times were out of order, before the job existed, or later than `now` (a
+    /// device clock running ahead), and were moved to fit: the figures use the moved times.
     pub times_adjusted: bool,
 }
 
@@ -77,7 +78,8 @@ pub fn sla_clock(
     let created = wo.created_at;
     let response_due = created.plus_minutes(targets.response_minutes);
 
-    // Device clocks can be wrong; keep the applied events' times monotonic and not before creation.
+    // Device clocks can be wrong; keep the applied events' times monotonic, not before
+    // creation, and not after `now` (nobody acted in the future).
     let mut times_adjusted = false;
     let mut last = created;
     let mut responded_at = None;
@@ -89,6 +91,9 @@ pub fn sla_clock(
         let at = if event.at < last {
             times_adjusted = true;
             last
+        } else if event.at > now {
+            times_adjusted = true;
+            now.max(last)
         } else {
             event.at
         };
@@ -209,6 +214,106 @@ mod tests {
                 "{p} {t} {u}"
             );
         }
+    }
+
+    fn event(status: Status, at: Timestamp) -> crate::work_order::StatusEvent {
+        crate::work_order::StatusEvent {
+            id: crate::ids::EntryId::new(),
+            status,
+            by: crate::ids::UserId::new(),
+            role: if status.is_field_status() {
+                crate::classification::Role::Technician
+            } else {
+                crate::classification::Role::Dispatcher
+            },
+            device: crate::ids::DeviceId::new(),
+            at,
+            reason: None,
+            hold: None,
+        }
+    }
+
+    fn sample(created: Timestamp, events: &[(Status, Timestamp)]) -> WorkOrder {
+        use crate::work_order::{Asset, Contact, Customer, Site};
+        use autosurgeon::Text;
+        WorkOrder {
+            schema: crate::work_order::SCHEMA_VERSION,
+            id: crate::ids::WorkOrderId::new(),
+            number: "WO-TEST-0001".into(),
+            channel: crate::classification::IntakeChannel::Phone,
+            created_at: created,
+            created_by: crate::ids::UserId::new(),
+            customer: Customer {
+                id: crate::ids::CustomerId::new(),
+                name: "Harbor Bakery".into(),
+                tier: Standard,
+                site: Site {
+                    address: "Am Sandtorkai 1".into(),
+                    region: "north".into(),
+                    latitude: 53.5,
+                    longitude: 9.9,
+                },
+                contact: Contact {
+                    name: "Ines".into(),
+                    phone: "+49 40 1".into(),
+                    email: "ines@example.com".into(),
+                },
+            },
+            asset: Asset {
+                model: "DX-200".into(),
+                serial: "S1".into(),
+            },
+            category: crate::classification::ProblemCategory::Hardware,
+            // P2: a response is due within two hours.
+            urgency: Emergency,
+            impact: crate::classification::Impact::OneUnit,
+            assignee: None,
+            schedule: None,
+            description: "Oven cold".into(),
+            notes: Text::default(),
+            status_events: events.iter().map(|&(s, at)| event(s, at)).collect(),
+            part_usages: vec![],
+            repair_records: vec![],
+            completion: None,
+        }
+    }
+
+    #[test]
+    fn a_device_clock_hours_ahead_is_sanitized_and_flagged() {
+        let created = Timestamp(1_700_000_000_000);
+        let now = created.plus_minutes(60);
+        // The tablet's clock runs six hours ahead: it says it accepted five hours from now.
+        let wo = sample(
+            created,
+            &[
+                (Status::Assigned, created.plus_minutes(1)),
+                (Status::Accepted, created.plus_minutes(6 * 60 + 10)),
+            ],
+        );
+        let fold = crate::status::fold_status(&wo.status_events);
+        let clock = sla_clock(&wo, &fold, wo.priority(), now);
+        assert!(clock.times_adjusted, "the future time is flagged");
+        assert_eq!(clock.responded_at, Some(now), "moved back to now");
+        assert_eq!(clock.response, ClockState::Met, "not a made-up breach");
+    }
+
+    #[test]
+    fn a_device_clock_hours_behind_is_sanitized_and_flagged() {
+        let created = Timestamp(1_700_000_000_000);
+        let now = created.plus_minutes(60);
+        let wo = sample(
+            created,
+            &[
+                (Status::Assigned, created.plus_minutes(1)),
+                // Three hours behind: before the job existed.
+                (Status::Accepted, created.plus_minutes(-170)),
+            ],
+        );
+        let fold = crate::status::fold_status(&wo.status_events);
+        let clock = sla_clock(&wo, &fold, wo.priority(), now);
+        assert!(clock.times_adjusted);
+        assert_eq!(clock.responded_at, Some(created.plus_minutes(1)));
+        assert_eq!(fold.status, Status::Accepted, "the order of events decides");
     }
 
     #[test]

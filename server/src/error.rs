@@ -70,6 +70,11 @@ impl Error {
             Error::Storage(StorageError::UsernameTaken(_)) => {
                 (StatusCode::CONFLICT, ErrorCode::Conflict, self.to_string())
             }
+            Error::Storage(StorageError::Full(_)) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::Internal,
+                "the server's storage is full, so nothing of this request was stored; an operator must free disk space, then the request can be retried".into(),
+            ),
             Error::Storage(_) | Error::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 ErrorCode::Internal,
@@ -128,6 +133,15 @@ mod tests {
         assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
         assert_eq!(code, ErrorCode::Internal);
         assert!(!message.contains("/secret/path"), "{message}");
+    }
+
+    #[test]
+    fn full_storage_is_a_503_that_says_so() {
+        let err = Error::Storage(StorageError::Full("database or disk is full".into()));
+        let (status, code, message) = err.public();
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(code, ErrorCode::Internal, "retryable");
+        assert!(message.contains("storage is full"), "{message}");
     }
 
     #[test]

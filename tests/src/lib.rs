@@ -3,6 +3,9 @@
 //! intake data.
 
 pub mod fault_proxy;
+pub mod fuzz_bodies;
+pub mod inspect;
+pub mod small_disk;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -27,13 +30,14 @@ pub struct TestServer {
     pub tech_b: UserId,
     pub admin: UserId,
     extra: StartOptions,
-    _data: TempDir,
+    data_dir: PathBuf,
+    _data: Option<TempDir>,
 }
 
-fn options(data: &TempDir) -> ServerOptions {
+fn options(data_dir: &std::path::Path) -> ServerOptions {
     ServerOptions {
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-        data_dir: data.path().to_path_buf(),
+        data_dir: data_dir.to_path_buf(),
         demo: false,
     }
 }
@@ -46,7 +50,17 @@ impl TestServer {
     /// With TLS, other login limits…
     pub async fn start_with(extra: StartOptions) -> TestServer {
         let data = TempDir::new().expect("temp dir");
-        let server = RunningServer::start_with(options(&data), extra.clone())
+        let data_dir = data.path().to_path_buf();
+        Self::start_in(data_dir, Some(data), extra).await
+    }
+
+    /// With its database in `data_dir` (a small file system, say), which the caller cleans up.
+    pub async fn start_at(data_dir: PathBuf) -> TestServer {
+        Self::start_in(data_dir, None, StartOptions::default()).await
+    }
+
+    async fn start_in(data_dir: PathBuf, data: Option<TempDir>, extra: StartOptions) -> TestServer {
+        let server = RunningServer::start_with(options(&data_dir), extra.clone())
             .await
             .expect("server starts");
         let dispatcher = create_user(&server, "dispatch", Role::Dispatcher).await;
@@ -60,13 +74,19 @@ impl TestServer {
             tech_b,
             admin,
             extra,
+            data_dir,
             _data: data,
         }
     }
 
+    /// Stops the server for good (its database stays, for another server to open).
+    pub async fn stop(self) {
+        self.server.shutdown().await;
+    }
+
     /// Stops the server and starts it again on the same database (on a new port).
     pub async fn restart(&mut self) {
-        let fresh = RunningServer::start_with(options(&self._data), self.extra.clone())
+        let fresh = RunningServer::start_with(options(&self.data_dir), self.extra.clone())
             .await
             .expect("server restarts");
         let old = std::mem::replace(&mut self.server, fresh);
@@ -105,6 +125,16 @@ impl TestServer {
 
     pub fn url(&self) -> String {
         self.server.url()
+    }
+
+    /// The directory holding the server's database.
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self.data_dir
+    }
+
+    /// Creates one more user with the harness password.
+    pub async fn add_user(&self, username: &str, role: Role) -> UserId {
+        create_user(&self.server, username, role).await
     }
 
     /// A new device with its own store, logged in as `username`.

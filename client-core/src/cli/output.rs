@@ -200,6 +200,12 @@ fn write_detail(
         "Resolution   due {}",
         clock(sla.resolution_due, sla.resolution)
     )?;
+    if sla.times_adjusted {
+        writeln!(
+            out,
+            "             (some device clocks were wrong; their times were moved to fit)"
+        )?;
+    }
     writeln!(out)?;
     writeln!(out, "Description")?;
     for line in v.description.lines() {

@@ -91,14 +91,23 @@ impl Store {
     }
 
     /// Runs `f` in one write transaction: committed if it returns `Ok`, rolled back otherwise.
+    /// A full disk is reported as such, naming the store.
     pub fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
         let mut conn = self.lock();
-        // IMMEDIATE takes the write lock up front, so a read-then-write cannot fail half-way
-        // with SQLITE_BUSY because another process wrote in between.
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let out = f(&tx)?;
-        tx.commit().map_err(Error::from)?;
-        Ok(out)
+        let result = (|| {
+            // IMMEDIATE takes the write lock up front, so a read-then-write cannot fail
+            // half-way with SQLITE_BUSY because another process wrote in between.
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let out = f(&tx)?;
+            tx.commit().map_err(Error::from)?;
+            Ok(out)
+        })();
+        result.map_err(|e| match e {
+            Error::Storage(s) if s.is_disk_full() => Error::Storage(StoreError::DiskFull {
+                path: self.path.clone(),
+            }),
+            other => other,
+        })
     }
 }
 
@@ -127,6 +136,42 @@ mod tests {
         assert!(result.is_err());
         let cursor = store.read(meta::get_cursor).expect("read");
         assert_eq!(cursor, fieldsync_proto::wire::Cursor(0));
+    }
+
+    #[test]
+    fn a_full_disk_is_named_and_loses_nothing() {
+        let store = Store::open_in_memory().expect("store");
+        store
+            .write(|tx| meta::set_cursor(tx, fieldsync_proto::wire::Cursor(5)))
+            .expect("write");
+        // A size cap makes SQLite answer exactly as it does when the disk is full.
+        let pages: i64 = store
+            .read(|c| Ok(c.query_row("PRAGMA page_count", [], |r| r.get(0))?))
+            .expect("pages");
+        store
+            .read(|c| {
+                c.pragma_update(None, "max_page_count", pages)?;
+                Ok(())
+            })
+            .expect("cap");
+        let err = store
+            .write(|tx| {
+                tx.execute_batch("CREATE TABLE filler (x BLOB)")?;
+                tx.execute("INSERT INTO filler VALUES (zeroblob(1000000))", [])?;
+                Ok(())
+            })
+            .expect_err("the store is full");
+        assert!(
+            matches!(err, Error::Storage(StoreError::DiskFull { .. })),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("disk is full"), "{err}");
+        assert!(err.is_retryable());
+        assert_eq!(
+            store.read(meta::get_cursor).expect("read"),
+            fieldsync_proto::wire::Cursor(5),
+            "what was stored is intact"
+        );
     }
 
     #[test]

@@ -30,6 +30,9 @@ pub enum StorageError {
     UsernameTaken(String),
     #[error("database error: {0}")]
     Database(String),
+    /// The disk (or the database's size limit) is full: nothing of the write was stored.
+    #[error("the database storage is full: {0}")]
+    Full(String),
     #[error("stored data is unreadable: {0}")]
     Corrupt(String),
     #[error("the database was written by a newer server (schema version {found}; this server knows up to {known}); upgrade the server")]

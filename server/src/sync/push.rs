@@ -198,7 +198,10 @@ pub fn plan_push(
         if new.is_empty() {
             continue; // Stored before: a retry.
         }
-        let after = match doc.read_valid(id) {
+        let after = match doc
+            .read_valid(id)
+            .and_then(|wo| doc.check_shape(&wo).map(|()| wo))
+        {
             Ok(wo) => wo,
             Err(e) => {
                 refused = Some((index, ErrorCode::InvalidDocument, e.to_string()));

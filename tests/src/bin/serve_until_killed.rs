@@ -1,5 +1,6 @@
-//! Runs a Fieldsync server on a PostgreSQL database and a free loopback port, prints its URL,
-//! then serves until killed: the scale-out tests kill it in the middle of a push.
+//! Runs a Fieldsync server on a PostgreSQL database (a `postgres://` URL) or on the SQLite
+//! database in a data directory, on a free loopback port; prints its URL, then serves until
+//! killed: the scale-out and crash tests kill it in the middle of a push.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -9,17 +10,25 @@ use fieldsync_server::{RunningServer, ServerOptions, StartOptions};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let Some(database_url) = std::env::args().nth(1) else {
-        anyhow::bail!("usage: serve_until_killed POSTGRES_URL");
+    let Some(database) = std::env::args().nth(1) else {
+        anyhow::bail!("usage: serve_until_killed POSTGRES_URL|DATA_DIR");
+    };
+    let (data_dir, database_url) = if database.starts_with("postgres") {
+        (
+            std::env::temp_dir().join("fieldsync-unused"),
+            Some(database),
+        )
+    } else {
+        (database.into(), None)
     };
     let server = RunningServer::start_with(
         ServerOptions {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-            data_dir: std::env::temp_dir().join("fieldsync-unused"),
+            data_dir,
             demo: false,
         },
         StartOptions {
-            database_url: Some(database_url),
+            database_url,
             ..StartOptions::default()
         },
     )

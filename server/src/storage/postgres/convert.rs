@@ -7,6 +7,9 @@ use crate::storage::{Seq, StorageError};
 
 /// A driver error with its causes, which the driver's own message leaves out ("db error").
 pub fn db_err(e: tokio_postgres::Error) -> StorageError {
+    if e.code() == Some(&tokio_postgres::error::SqlState::DISK_FULL) {
+        return StorageError::Full(explain(&e));
+    }
     StorageError::Database(explain(&e))
 }
 

@@ -52,6 +52,9 @@ impl std::fmt::Debug for SqliteStorage {
 }
 
 pub(crate) fn db_err(e: rusqlite::Error) -> StorageError {
+    if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull) {
+        return StorageError::Full(e.to_string());
+    }
     StorageError::Database(e.to_string())
 }
 
