@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::classification::Role;
 use crate::ids::{DeviceId, UserId, WorkOrderId};
+use crate::sla::BoardSla;
 use crate::time::Timestamp;
 use crate::view::WorkOrderSummary;
 use crate::vocab::word_enum;
@@ -125,11 +126,44 @@ pub struct AssignRequest {
     pub technician: UserId,
 }
 
-/// Answer to `GET /v1/work-orders`: one page of summaries and how many match in total.
+/// Answer to `GET /v1/work-orders`: one page of rows and how many match in total.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct WorkOrderPage {
-    pub items: Vec<WorkOrderSummary>,
+    pub items: Vec<WorkOrderRow>,
     pub total: u64,
+}
+
+/// One row of the board: the summary with its SLA state now.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WorkOrderRow {
+    #[serde(flatten)]
+    pub summary: WorkOrderSummary,
+    pub sla: BoardSla,
+}
+
+/// One technician suggested for a job (`GET /v1/work-orders/{id}/suggestions`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TechnicianSuggestion {
+    pub technician_id: UserId,
+    pub name: String,
+    /// 1 is the best fit.
+    pub rank: u32,
+    /// Higher is better; comparable only within one answer.
+    pub score: f64,
+    /// `None` when the technician's or the site's position is unknown.
+    pub distance_km: Option<f64>,
+    /// Jobs assigned to them that are not completed, closed or cancelled.
+    pub open_jobs: u32,
+    pub skill_match: bool,
+    pub senior: bool,
+    /// Why they rank where they do, in plain sentences.
+    pub reasons: Vec<String>,
+}
+
+/// Answer to `GET /v1/work-orders/{id}/suggestions`: best first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SuggestionList {
+    pub suggestions: Vec<TechnicianSuggestion>,
 }
 
 /// Path of the audit trail: `GET /v1/audit?doc=&user=&from=&to=&limit=`.

@@ -12,6 +12,7 @@ mod dispatch;
 mod document;
 mod followup;
 mod ids;
+mod intake;
 mod kpi;
 pub mod live;
 mod priority;
@@ -44,12 +45,16 @@ pub use followup::{
     NewFollowUp, Nps, FOLLOW_UP_DELAY_HOURS,
 };
 pub use ids::{CustomerId, DeviceId, EntryId, IdParseError, PartNumber, UserId, WorkOrderId};
+pub use intake::{intake_preview, IntakePreview};
 pub use kpi::{
     kpi_report, DurationStats, KpiError, KpiFigures, KpiOptions, KpiPeriod, KpiReport, PeriodKpis,
     Rate, RepeatRepair, SatisfactionAverage, TechnicianKpis, REPEAT_REPAIR_DAYS,
 };
 pub use priority::{priority, Priority};
-pub use sla::{sla_clock, sla_targets, ClockState, SlaClock, SlaTargets};
+pub use sla::{
+    board_sla, sla_clock, sla_targets, BoardSla, BoardSlaState, ClockState, SlaClock, SlaFacts,
+    SlaTargets,
+};
 pub use status::{fold_status, Conflict, ConflictKind, Status, StatusFold};
 pub use stock::{
     derive_stock, stock_alerts, stock_levels, usages_from_work_order, MovementError, MovementKind,

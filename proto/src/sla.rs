@@ -188,6 +188,139 @@ fn clock_state(
     }
 }
 
+/// What a list needs to show a job's SLA clocks without loading its document; stored next to the
+/// summary whenever the work order is saved.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlaFacts {
+    pub response_minutes: i64,
+    pub resolution_minutes: i64,
+    pub responded_at: Option<Timestamp>,
+    pub resolved_at: Option<Timestamp>,
+    /// Set while the resolution clock is paused: when the facts were computed. The stored
+    /// resolution due time counts the pause up to then and moves on with the clock.
+    pub paused_at: Option<Timestamp>,
+}
+
+impl SlaFacts {
+    pub fn new(clock: &SlaClock, now: Timestamp) -> Self {
+        Self {
+            response_minutes: clock.targets.response_minutes,
+            resolution_minutes: clock.targets.resolution_minutes,
+            responded_at: clock.responded_at,
+            resolved_at: clock.resolved_at,
+            paused_at: (clock.resolution == ClockState::Paused).then_some(now),
+        }
+    }
+}
+
+/// One word for a job's SLA on a dispatcher's board.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BoardSlaState {
+    /// Running with more than a quarter of each target left.
+    Ok,
+    /// A running clock has less than a quarter of its target left.
+    NearBreach,
+    /// A clock ran out (or the job was done late).
+    Breached,
+    /// On hold for the customer: the resolution clock is stopped.
+    Paused,
+    /// Done (or cancelled) within the targets.
+    Met,
+}
+
+/// The SLA of one row of the board.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BoardSla {
+    pub state: BoardSlaState,
+    pub response_due: Timestamp,
+    /// Moves on while the job is paused.
+    pub resolution_due: Timestamp,
+    /// Seconds until the nearest running clock runs out (negative once it has); for a paused job
+    /// the time left on the resolution clock; for a done job the margin it was done with.
+    pub remaining_seconds: i64,
+}
+
+/// The board's SLA state of a job from its stored facts, at `now`.
+pub fn board_sla(
+    status: Status,
+    response_due: Timestamp,
+    resolution_due: Timestamp,
+    facts: &SlaFacts,
+    now: Timestamp,
+) -> BoardSla {
+    let seconds = |millis: i64| millis.div_euclid(1000);
+    let response_missed = facts.responded_at.is_some_and(|at| at > response_due);
+    if status == Status::Cancelled {
+        return BoardSla {
+            state: BoardSlaState::Met,
+            response_due,
+            resolution_due,
+            remaining_seconds: 0,
+        };
+    }
+    if let (false, Some(done)) = (status.is_open(), facts.resolved_at) {
+        let late = done > resolution_due || response_missed;
+        return BoardSla {
+            state: if late {
+                BoardSlaState::Breached
+            } else {
+                BoardSlaState::Met
+            },
+            response_due,
+            resolution_due,
+            remaining_seconds: seconds(resolution_due.millis() - done.millis()),
+        };
+    }
+    if let (Status::OnHold, Some(paused_at)) = (status, facts.paused_at) {
+        let left = resolution_due.millis() - paused_at.millis();
+        return BoardSla {
+            state: if response_missed || left < 0 {
+                BoardSlaState::Breached
+            } else {
+                BoardSlaState::Paused
+            },
+            response_due,
+            resolution_due: now.plus_millis(left.max(0)).max(resolution_due),
+            remaining_seconds: seconds(left),
+        };
+    }
+    let mut clocks = vec![(resolution_due, facts.resolution_minutes)];
+    if facts.responded_at.is_none() {
+        clocks.push((response_due, facts.response_minutes));
+    }
+    let mut state = if response_missed {
+        BoardSlaState::Breached
+    } else {
+        BoardSlaState::Ok
+    };
+    let mut remaining = i64::MAX;
+    for (due, target_minutes) in clocks {
+        let left = due.millis() - now.millis();
+        remaining = remaining.min(left);
+        let clock = if left < 0 {
+            BoardSlaState::Breached
+        } else if left < target_minutes.saturating_mul(60_000) / 4 {
+            BoardSlaState::NearBreach
+        } else {
+            BoardSlaState::Ok
+        };
+        state = match (state, clock) {
+            (BoardSlaState::Breached, _) | (_, BoardSlaState::Breached) => BoardSlaState::Breached,
+            (BoardSlaState::NearBreach, _) | (_, BoardSlaState::NearBreach) => {
+                BoardSlaState::NearBreach
+            }
+            _ => BoardSlaState::Ok,
+        };
+    }
+    BoardSla {
+        state,
+        response_due,
+        resolution_due,
+        remaining_seconds: seconds(remaining),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -372,5 +505,89 @@ mod tests {
             ),
             ClockState::Missed
         );
+    }
+
+    #[test]
+    fn board_states_from_stored_facts() {
+        let created = Timestamp(1_000_000_000);
+        let facts = SlaFacts {
+            response_minutes: 60,
+            resolution_minutes: 240,
+            ..SlaFacts::default()
+        };
+        let response_due = created.plus_minutes(60);
+        let resolution_due = created.plus_minutes(240);
+        let at = |minutes: i64, status: Status, facts: &SlaFacts| {
+            board_sla(
+                status,
+                response_due,
+                resolution_due,
+                facts,
+                created.plus_minutes(minutes),
+            )
+        };
+        let fresh = at(10, Status::New, &facts);
+        assert_eq!(fresh.state, BoardSlaState::Ok);
+        assert_eq!(
+            fresh.remaining_seconds,
+            50 * 60,
+            "the response clock is nearer"
+        );
+        assert_eq!(
+            at(50, Status::Assigned, &facts).state,
+            BoardSlaState::NearBreach
+        );
+        assert_eq!(
+            at(61, Status::Assigned, &facts).state,
+            BoardSlaState::Breached
+        );
+        assert_eq!(at(61, Status::Assigned, &facts).remaining_seconds, -60);
+
+        let responded = SlaFacts {
+            responded_at: Some(created.plus_minutes(20)),
+            ..facts
+        };
+        let working = at(61, Status::InProgress, &responded);
+        assert_eq!(working.state, BoardSlaState::Ok);
+        assert_eq!(working.remaining_seconds, (240 - 61) * 60);
+        assert_eq!(
+            at(200, Status::InProgress, &responded).state,
+            BoardSlaState::NearBreach
+        );
+        let late_response = SlaFacts {
+            responded_at: Some(created.plus_minutes(70)),
+            ..facts
+        };
+        assert_eq!(
+            at(80, Status::InProgress, &late_response).state,
+            BoardSlaState::Breached
+        );
+
+        let paused = SlaFacts {
+            paused_at: Some(created.plus_minutes(100)),
+            ..responded
+        };
+        let hold = at(500, Status::OnHold, &paused);
+        assert_eq!(hold.state, BoardSlaState::Paused);
+        assert_eq!(
+            hold.remaining_seconds,
+            140 * 60,
+            "the clock stopped at minute 100"
+        );
+        assert_eq!(hold.resolution_due, created.plus_minutes(640));
+
+        let done = SlaFacts {
+            resolved_at: Some(created.plus_minutes(230)),
+            ..responded
+        };
+        assert_eq!(at(900, Status::Completed, &done).state, BoardSlaState::Met);
+        let done_late = SlaFacts {
+            resolved_at: Some(created.plus_minutes(250)),
+            ..responded
+        };
+        let late = at(900, Status::Closed, &done_late);
+        assert_eq!(late.state, BoardSlaState::Breached);
+        assert_eq!(late.remaining_seconds, -600);
+        assert_eq!(at(900, Status::Cancelled, &facts).state, BoardSlaState::Met);
     }
 }

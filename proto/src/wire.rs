@@ -218,6 +218,9 @@ pub struct ErrorBody {
 pub struct ErrorDetail {
     pub code: ErrorCode,
     pub message: String,
+    /// Path of the input field that was wrong (`customer.name`, `limit`), when one was.
+    #[serde(default)]
+    pub field: Option<String>,
 }
 
 impl ErrorBody {
@@ -226,8 +229,20 @@ impl ErrorBody {
             error: ErrorDetail {
                 code,
                 message: message.into(),
+                field: None,
             },
         }
+    }
+
+    /// An error about one input field.
+    pub fn for_field(
+        code: ErrorCode,
+        field: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        let mut body = Self::new(code, message);
+        body.error.field = Some(field.into());
+        body
     }
 }
 

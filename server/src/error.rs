@@ -12,6 +12,9 @@ use crate::storage::StorageError;
 pub enum Error {
     #[error("{0}")]
     InvalidInput(String),
+    /// Bad input in one named field (a JSON path such as `customer.name`, or a query parameter).
+    #[error("{field}: {message}")]
+    InvalidField { field: String, message: String },
     #[error("{0}")]
     Unauthorized(String),
     /// The device behind the token was revoked by an administrator.
@@ -43,10 +46,30 @@ impl Error {
         Error::Internal(what.to_string())
     }
 
+    /// Bad input in `field`; the message says what is wrong with it.
+    pub fn field(field: impl Into<String>, message: impl std::fmt::Display) -> Self {
+        Error::InvalidField {
+            field: field.into(),
+            message: message.to_string(),
+        }
+    }
+
+    /// The input field the error is about, if it is about one.
+    pub fn field_name(&self) -> Option<&str> {
+        match self {
+            Error::InvalidField { field, .. } => Some(field),
+            _ => None,
+        }
+    }
+
     /// What the client is told: status, code and a message it can act on.
     fn public(&self) -> (StatusCode, ErrorCode, String) {
         match self {
-            Error::InvalidInput(m) => (StatusCode::BAD_REQUEST, ErrorCode::InvalidInput, m.clone()),
+            Error::InvalidInput(_) | Error::InvalidField { .. } => (
+                StatusCode::BAD_REQUEST,
+                ErrorCode::InvalidInput,
+                self.to_string(),
+            ),
             Error::Unauthorized(m) => (StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, m.clone()),
             Error::DeviceRevoked(m) => {
                 (StatusCode::UNAUTHORIZED, ErrorCode::DeviceRevoked, m.clone())
@@ -86,7 +109,10 @@ impl Error {
 
 /// An error answer with the shared JSON body.
 pub fn error_response(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Response {
-    let body = ErrorBody::new(code, message);
+    body_response(status, ErrorBody::new(code, message))
+}
+
+fn body_response(status: StatusCode, body: ErrorBody) -> Response {
     let json = serde_json::to_vec(&body).unwrap_or_else(|_| b"{}".to_vec());
     (
         status,
@@ -107,7 +133,11 @@ impl IntoResponse for Error {
         } else {
             tracing::debug!(%code, %message, "request refused");
         }
-        let mut response = error_response(status, code, message);
+        let body = match self.field_name() {
+            Some(field) => ErrorBody::for_field(code, field, message),
+            None => ErrorBody::new(code, message),
+        };
+        let mut response = body_response(status, body);
         if let Error::RateLimited {
             retry_after_secs, ..
         } = self

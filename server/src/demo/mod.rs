@@ -509,6 +509,7 @@ fn one_work_order(rng: &mut StdRng, cast: &Cast<'_>) -> Result<DocumentCommit, E
         expected: None,
         snapshot: doc.save(),
         summary: WorkOrderSummary::new(&wo, now),
+        sla: fieldsync_proto::SlaFacts::new(&wo.derive(now).sla, now),
         changes: changes
             .into_iter()
             .map(|c| NewChange {

@@ -20,10 +20,22 @@ where
     type Rejection = Error;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Error> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(value)) => Ok(JsonBody(value)),
-            Err(rejection) => Err(json_error(rejection)),
-        }
+        // Parsed as JSON first, then fitted to the type, so that a misfit names its field.
+        let value = match axum::Json::<serde_json::Value>::from_request(req, state).await {
+            Ok(axum::Json(value)) => value,
+            Err(rejection) => return Err(json_error(rejection)),
+        };
+        serde_path_to_error::deserialize(value)
+            .map(JsonBody)
+            .map_err(|e| {
+                let path = e.path().to_string();
+                let message = e.into_inner().to_string();
+                if path == "." {
+                    Error::InvalidInput(format!("the JSON body does not fit: {message}"))
+                } else {
+                    Error::field(path, message)
+                }
+            })
     }
 }
 
@@ -71,5 +83,5 @@ where
 /// A work order id from the path.
 pub fn work_order_id(text: &str) -> Result<WorkOrderId, Error> {
     text.parse()
-        .map_err(|e: fieldsync_proto::IdParseError| Error::InvalidInput(format!("path: {e}")))
+        .map_err(|e: fieldsync_proto::IdParseError| Error::field("id", e))
 }

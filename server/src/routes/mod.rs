@@ -4,8 +4,10 @@
 mod admin;
 mod audit;
 mod console;
+mod dispatch;
 mod extract;
 mod health;
+mod intake;
 mod live;
 mod login;
 mod people;
@@ -37,6 +39,8 @@ pub fn app(state: AppState) -> Router {
     let json = Router::new()
         .merge(login::routes())
         .merge(work_orders::routes())
+        .merge(dispatch::routes())
+        .merge(intake::routes())
         .merge(people::routes())
         .merge(admin::routes())
         .merge(audit::routes())

@@ -5,9 +5,10 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use fieldsync_proto::api::{AssignRequest, WorkOrderPage};
+use fieldsync_proto::api::{AssignRequest, WorkOrderPage, WorkOrderRow};
 use fieldsync_proto::{
-    Action, NewWorkOrder, Role, Status, Timestamp, UserId, WorkOrderId, WorkOrderView,
+    board_sla, Action, CustomerTier, NewWorkOrder, Priority, Role, Status, Timestamp, UserId,
+    WorkOrderId, WorkOrderView,
 };
 use serde::Deserialize;
 
@@ -34,16 +35,21 @@ fn not_found(id: &WorkOrderId) -> Error {
 }
 
 /// Refuses an assignment to someone who is not a technician.
-async fn ensure_technician(state: &AppState, field: &str, id: UserId) -> Result<(), Error> {
+pub(super) async fn ensure_technician(
+    state: &AppState,
+    field: &str,
+    id: UserId,
+) -> Result<(), Error> {
     match state.storage().user(id).await? {
         Some(user) if user.role == Role::Technician => Ok(()),
-        Some(user) => Err(Error::InvalidInput(format!(
-            "{field}: {} is a {}, not a technician",
-            user.username, user.role
-        ))),
-        None => Err(Error::InvalidInput(format!(
-            "{field}: there is no user with id {id}"
-        ))),
+        Some(user) => Err(Error::field(
+            field,
+            format!("{} is a {}, not a technician", user.username, user.role),
+        )),
+        None => Err(Error::field(
+            field,
+            format!("there is no user with id {id}"),
+        )),
     }
 }
 
@@ -69,60 +75,116 @@ async fn create(
     Ok((StatusCode::CREATED, Json(WorkOrderView::new(&wo, now))))
 }
 
+/// Query parameters of `GET /v1/work-orders`; lists are comma-separated.
 #[derive(Debug, Default, Deserialize)]
 struct ListParams {
     status: Option<String>,
+    priority: Option<String>,
+    tier: Option<String>,
+    region: Option<String>,
+    /// The assignee's user id; `technician` is the same filter under the console's name.
     assignee: Option<String>,
+    technician: Option<String>,
     open: Option<String>,
     limit: Option<String>,
     offset: Option<String>,
 }
 
+/// A comma-separated list of words, each parsed; empty means no filter.
+fn word_list<T>(field: &str, text: Option<&str>) -> Result<Vec<T>, Error>
+where
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    match text.map(str::trim) {
+        None | Some("") => Ok(Vec::new()),
+        Some(list) => list
+            .split(',')
+            .map(|s| s.trim().parse::<T>().map_err(|e| Error::field(field, e)))
+            .collect(),
+    }
+}
+
+fn parse_priority(text: &str) -> Result<Priority, String> {
+    let rank = text
+        .strip_prefix(['P', 'p'])
+        .and_then(|n| n.parse::<u8>().ok());
+    rank.and_then(Priority::from_rank)
+        .ok_or_else(|| format!("'{text}' is not a priority (expected P1, P2, P3 or P4)"))
+}
+
+fn user_param(field: &str, text: Option<String>) -> Result<Option<UserId>, Error> {
+    text.filter(|a| !a.trim().is_empty())
+        .map(|a| {
+            a.trim()
+                .parse::<UserId>()
+                .map_err(|e| Error::field(field, e))
+        })
+        .transpose()
+}
+
 impl ListParams {
     fn into_query(self) -> Result<WorkOrderQuery, Error> {
-        let invalid = |m: String| Error::InvalidInput(m);
-        let statuses = match self.status.as_deref() {
+        let statuses = word_list::<Status>("status", self.status.as_deref())?;
+        let tiers = word_list::<CustomerTier>("tier", self.tier.as_deref())?;
+        let priorities = match self.priority.as_deref().map(str::trim) {
             None | Some("") => Vec::new(),
             Some(list) => list
                 .split(',')
-                .map(|s| {
-                    s.parse::<Status>()
-                        .map_err(|e| invalid(format!("status: {e}")))
-                })
+                .map(|p| parse_priority(p.trim()).map_err(|e| Error::field("priority", e)))
                 .collect::<Result<_, _>>()?,
         };
-        let assignee = self
-            .assignee
-            .filter(|a| !a.is_empty())
-            .map(|a| {
-                a.parse::<UserId>()
-                    .map_err(|e| invalid(format!("assignee: {e}")))
-            })
-            .transpose()?;
+        let region = self
+            .region
+            .map(|r| r.trim().to_owned())
+            .filter(|r| !r.is_empty());
+        let assignee = user_param("assignee", self.assignee)?;
+        let technician = user_param("technician", self.technician)?;
+        let assignee = match (assignee, technician) {
+            (Some(a), Some(t)) if a != t => {
+                return Err(Error::field(
+                    "technician",
+                    "differs from assignee; give one of them",
+                ))
+            }
+            (a, t) => a.or(t),
+        };
         let open_only = match self.open.as_deref() {
             None | Some("") | Some("false") => false,
             Some("true") => true,
-            Some(other) => return Err(invalid(format!("open: '{other}' is not true or false"))),
+            Some(other) => {
+                return Err(Error::field(
+                    "open",
+                    format!("'{other}' is not true or false"),
+                ))
+            }
         };
         let limit = match self.limit.as_deref() {
             None | Some("") => DEFAULT_LIMIT,
             Some(text) => match text.parse::<u32>() {
                 Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
                 _ => {
-                    return Err(invalid(format!(
-                        "limit: '{text}' is not a number from 1 to {MAX_LIMIT}"
-                    )))
+                    return Err(Error::field(
+                        "limit",
+                        format!("'{text}' is not a number from 1 to {MAX_LIMIT}"),
+                    ))
                 }
             },
         };
         let offset = match self.offset.as_deref() {
             None | Some("") => 0,
             Some(text) => text.parse::<u64>().map_err(|_| {
-                invalid(format!("offset: '{text}' is not a number of items to skip"))
+                Error::field(
+                    "offset",
+                    format!("'{text}' is not a number of items to skip"),
+                )
             })?,
         };
         Ok(WorkOrderQuery {
             statuses,
+            priorities,
+            tiers,
+            region,
             assignee,
             open_only,
             limit,
@@ -147,8 +209,20 @@ async fn list(
         query.assignee = Some(auth.user.id);
     }
     let page = state.storage().list_work_orders(query).await?;
+    let now = Timestamp::now();
     Ok(Json(WorkOrderPage {
-        items: page.items,
+        items: page
+            .items
+            .into_iter()
+            .map(|row| {
+                let s = &row.summary;
+                let sla = board_sla(s.status, s.response_due, s.resolution_due, &row.sla, now);
+                WorkOrderRow {
+                    summary: row.summary,
+                    sla,
+                }
+            })
+            .collect(),
         total: page.total,
     }))
 }
@@ -278,6 +352,27 @@ mod tests {
                 },
                 "offset",
             ),
+            (
+                ListParams {
+                    priority: Some("P1,P5".into()),
+                    ..Default::default()
+                },
+                "priority",
+            ),
+            (
+                ListParams {
+                    tier: Some("gold".into()),
+                    ..Default::default()
+                },
+                "tier",
+            ),
+            (
+                ListParams {
+                    technician: Some("nobody".into()),
+                    ..Default::default()
+                },
+                "technician",
+            ),
         ];
         for (params, field) in bad {
             let err = params.into_query().expect_err(field);
@@ -285,7 +380,22 @@ mod tests {
                 err.to_string().starts_with(field),
                 "{err} should name {field}"
             );
+            assert_eq!(err.field_name(), Some(field));
         }
+        let tech = UserId::new();
+        let q = ListParams {
+            priority: Some("p1, P3".into()),
+            tier: Some("vip,basic".into()),
+            region: Some(" North ".into()),
+            technician: Some(tech.to_string()),
+            ..Default::default()
+        }
+        .into_query()
+        .expect("valid");
+        assert_eq!(q.priorities, vec![Priority::P1, Priority::P3]);
+        assert_eq!(q.tiers, vec![CustomerTier::Vip, CustomerTier::Basic]);
+        assert_eq!(q.region.as_deref(), Some("North"));
+        assert_eq!(q.assignee, Some(tech));
         let q = ListParams {
             status: Some("new,on_hold".into()),
             open: Some("true".into()),

@@ -8,14 +8,14 @@ use std::collections::HashMap;
 use fieldsync_proto::api::{AuditKind, TechnicianProfile};
 use fieldsync_proto::wire::{Cursor, PullLimits, UpdatePayload};
 use fieldsync_proto::{
-    ChangeHash, CustomerTier, DeviceId, Priority, ProblemCategory, Role, Status, Timestamp, UserId,
-    WorkOrderId, WorkOrderSummary,
+    ChangeHash, CustomerTier, DeviceId, Priority, ProblemCategory, Role, SlaFacts, Status,
+    Timestamp, UserId, WorkOrderId, WorkOrderSummary,
 };
 
 use super::{
     AuditQuery, CandidateQuery, CommitNotice, CommitOutcome, Delivery, DeliveryRecord,
-    DocumentCommit, NewAuditEntry, NewChange, NewSession, Part, Scope, Seq, SharedStorage,
-    StorageError, TokenHash, User, UserRecord, WorkOrderQuery,
+    DocumentCommit, ListedWorkOrder, NewAuditEntry, NewChange, NewSession, Part, Scope, Seq,
+    SharedStorage, StorageError, TokenHash, User, UserRecord, WorkOrderQuery,
 };
 use crate::sync::pull::{pull, PullRequest};
 
@@ -28,6 +28,7 @@ pub async fn run_all(store: SharedStorage) {
     pull_scopes_and_paging(store.clone()).await;
     deliveries(store.clone()).await;
     work_order_lists(store.clone()).await;
+    technician_load(store.clone()).await;
     import_is_all_or_nothing(store.clone()).await;
     commit_notices(store.clone()).await;
     device_admin(store.clone()).await;
@@ -144,6 +145,7 @@ fn new_doc(id: WorkOrderId, assignee: Option<UserId>, changes: Vec<NewChange>) -
         expected: None,
         snapshot: b"snapshot-1".to_vec(),
         summary: summary(id, assignee),
+        sla: fieldsync_proto::SlaFacts::default(),
         changes,
         origin: None,
         received_at: Timestamp(1_700_000_000_000),
@@ -533,12 +535,15 @@ pub async fn deliveries(store: SharedStorage) {
 pub async fn work_order_lists(store: SharedStorage) {
     let tech = UserId::new();
     let mut expected = Vec::new();
-    for (priority, due, status) in [
+    for (n, (priority, due, status)) in [
         (Priority::P3, 500, Status::Assigned),
         (Priority::P1, 900, Status::InProgress),
         (Priority::P1, 100, Status::Assigned),
         (Priority::P2, 50, Status::Completed),
-    ] {
+    ]
+    .into_iter()
+    .enumerate()
+    {
         let id = WorkOrderId::new();
         let mut c = new_doc(id, Some(tech), vec![change(1)]);
         c.summary.priority = priority;
@@ -546,7 +551,21 @@ pub async fn work_order_lists(store: SharedStorage) {
         c.summary.status = status;
         c.summary.schedule_start = Some(Timestamp(due * 2));
         c.summary.conflicts = 1;
-        expected.push(c.summary.clone());
+        c.sla = SlaFacts {
+            response_minutes: 30 + n as i64,
+            resolution_minutes: 240,
+            responded_at: Some(Timestamp(due + 1)),
+            resolved_at: (status == Status::Completed).then_some(Timestamp(due + 2)),
+            paused_at: (n == 1).then_some(Timestamp(due + 3)),
+        };
+        if n == 0 {
+            c.summary.tier = CustomerTier::Vip;
+            c.summary.region = "South Bay".into();
+        }
+        expected.push(ListedWorkOrder {
+            summary: c.summary.clone(),
+            sla: c.sla,
+        });
         commit_ok(&store, c).await;
     }
     let query = WorkOrderQuery {
@@ -564,7 +583,7 @@ pub async fn work_order_lists(store: SharedStorage) {
             expected[3].clone(),
             expected[0].clone()
         ],
-        "by priority, then resolution due; summaries come back as stored"
+        "by priority, then resolution due; summaries and SLA facts come back as stored"
     );
     let open = store
         .list_work_orders(WorkOrderQuery {
@@ -582,6 +601,43 @@ pub async fn work_order_lists(store: SharedStorage) {
         .await
         .expect("status");
     assert_eq!(assigned.total, 3);
+    let by_priority = store
+        .list_work_orders(WorkOrderQuery {
+            priorities: vec![Priority::P1, Priority::P3],
+            ..query.clone()
+        })
+        .await
+        .expect("priority");
+    assert_eq!(by_priority.total, 3);
+    let vip = store
+        .list_work_orders(WorkOrderQuery {
+            tiers: vec![CustomerTier::Vip],
+            ..query.clone()
+        })
+        .await
+        .expect("tier");
+    assert_eq!(vip.items, vec![expected[0].clone()]);
+    let region = store
+        .list_work_orders(WorkOrderQuery {
+            region: Some("south bay".into()),
+            ..query.clone()
+        })
+        .await
+        .expect("region");
+    assert_eq!(
+        region.items,
+        vec![expected[0].clone()],
+        "regions ignore case"
+    );
+    let none = store
+        .list_work_orders(WorkOrderQuery {
+            region: Some("south bay".into()),
+            tiers: vec![CustomerTier::Basic],
+            ..query.clone()
+        })
+        .await
+        .expect("both");
+    assert_eq!(none.total, 0, "every filter must match");
     let paged = store
         .list_work_orders(WorkOrderQuery {
             limit: 2,
@@ -592,9 +648,68 @@ pub async fn work_order_lists(store: SharedStorage) {
         .expect("page");
     assert_eq!(paged.total, 4, "the total ignores paging");
     assert_eq!(
-        paged.items.iter().map(|s| s.id).collect::<Vec<_>>(),
-        vec![expected[1].id, expected[3].id]
+        paged.items.iter().map(|s| s.summary.id).collect::<Vec<_>>(),
+        vec![expected[1].summary.id, expected[3].summary.id]
     );
+}
+
+/// The open-job count per technician follows every commit: assignment, completion, reopening,
+/// reassignment, imports; refused commits change nothing.
+pub async fn technician_load(store: SharedStorage) {
+    let (a, b) = (UserId::new(), UserId::new());
+    let count = |load: &HashMap<UserId, u32>, user: UserId| load.get(&user).copied();
+    let load = store.open_jobs_by_technician().await.expect("load");
+    assert_eq!((count(&load, a), count(&load, b)), (None, None));
+
+    let first = WorkOrderId::new();
+    let v1 = commit_ok(&store, new_doc(first, Some(a), vec![change(1)])).await;
+    let second = WorkOrderId::new();
+    commit_ok(&store, new_doc(second, Some(a), vec![change(1)])).await;
+    let unassigned = WorkOrderId::new();
+    commit_ok(&store, new_doc(unassigned, None, vec![change(1)])).await;
+    let load = store.open_jobs_by_technician().await.expect("load");
+    assert_eq!(count(&load, a), Some(2));
+
+    // A stale commit that would move the job is refused and moves nothing.
+    let mut stale = new_doc(first, Some(b), vec![change(2)]);
+    stale.expected = Some(Seq(v1.0.saturating_sub(1)));
+    assert_eq!(
+        store.commit(stale).await.expect("commit"),
+        CommitOutcome::VersionConflict
+    );
+    // Reassigned: a loses it, b gains it.
+    let mut moved = new_doc(first, Some(b), vec![change(3)]);
+    moved.expected = Some(v1);
+    let v2 = commit_ok(&store, moved).await;
+    let load = store.open_jobs_by_technician().await.expect("load");
+    assert_eq!((count(&load, a), count(&load, b)), (Some(1), Some(1)));
+
+    // Completed: no longer open; reopened: open again; an unrelated edit changes nothing.
+    let mut done = new_doc(first, Some(b), vec![change(4)]);
+    done.expected = Some(v2);
+    done.summary.status = Status::Completed;
+    let v3 = commit_ok(&store, done).await;
+    let load = store.open_jobs_by_technician().await.expect("load");
+    assert_eq!(
+        count(&load, b),
+        None,
+        "technicians without open jobs are left out"
+    );
+    let mut reopened = new_doc(first, Some(b), vec![change(5)]);
+    reopened.expected = Some(v3);
+    reopened.summary.status = Status::InProgress;
+    let v4 = commit_ok(&store, reopened).await;
+    let mut edit = new_doc(first, Some(b), vec![change(6)]);
+    edit.expected = Some(v4);
+    edit.summary.status = Status::OnHold;
+    commit_ok(&store, edit).await;
+    let imported = WorkOrderId::new();
+    store
+        .import(vec![new_doc(imported, Some(b), vec![change(7)])])
+        .await
+        .expect("import");
+    let load = store.open_jobs_by_technician().await.expect("load");
+    assert_eq!((count(&load, a), count(&load, b)), (Some(1), Some(2)));
 }
 
 pub async fn import_is_all_or_nothing(store: SharedStorage) {

@@ -9,13 +9,14 @@ pub mod conformance;
 pub mod postgres;
 pub mod sqlite;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use fieldsync_proto::api::{AuditEntry, AuditKind, DeviceInfo, TechnicianProfile};
-use fieldsync_proto::Status;
 use fieldsync_proto::{
-    ChangeHash, DeviceId, Role, Timestamp, UserId, WorkOrderId, WorkOrderSummary,
+    ChangeHash, CustomerTier, DeviceId, Priority, Role, SlaFacts, Status, Timestamp, UserId,
+    WorkOrderId, WorkOrderSummary,
 };
 
 pub use postgres::PostgresStorage;
@@ -136,6 +137,8 @@ pub struct DocumentCommit {
     pub expected: Option<Seq>,
     pub snapshot: Vec<u8>,
     pub summary: WorkOrderSummary,
+    /// The SLA facts the board shows, kept next to the summary.
+    pub sla: SlaFacts,
     /// In an order that respects their dependencies.
     pub changes: Vec<NewChange>,
     /// Device that sent the changes; `None` when the server made them.
@@ -210,21 +213,39 @@ pub struct DeliveryRecord {
     pub delivery: Delivery,
 }
 
-/// Filters of the work order list.
+/// Filters of the work order list; every filter given must match.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct WorkOrderQuery {
     /// Empty: any status.
     pub statuses: Vec<Status>,
+    /// Empty: any priority.
+    pub priorities: Vec<Priority>,
+    /// Empty: any customer tier.
+    pub tiers: Vec<CustomerTier>,
+    /// The site's region, compared without regard to case.
+    pub region: Option<String>,
     pub assignee: Option<UserId>,
     pub open_only: bool,
     pub limit: u32,
     pub offset: u64,
 }
 
+/// One work order of a list: its summary and SLA facts, as stored.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ListedWorkOrder {
+    pub summary: WorkOrderSummary,
+    pub sla: SlaFacts,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct SummaryPage {
-    pub items: Vec<WorkOrderSummary>,
+    pub items: Vec<ListedWorkOrder>,
     pub total: u64,
+}
+
+/// The technician whose open jobs a work order counts toward: its assignee while it is open.
+pub fn open_job_holder(summary: &WorkOrderSummary) -> Option<UserId> {
+    summary.assignee.filter(|_| summary.status.is_open())
 }
 
 /// An entry of the parts catalogue.
@@ -366,6 +387,9 @@ pub trait Storage: Send + Sync + 'static {
     /// Stores many new documents in one transaction (seeding); fails if any already exists.
     async fn import(&self, commits: Vec<DocumentCommit>) -> Result<(), StorageError>;
     async fn list_work_orders(&self, query: WorkOrderQuery) -> Result<SummaryPage, StorageError>;
+    /// Open jobs per technician (assigned, not completed, closed or cancelled), kept up to date
+    /// by every commit; technicians without open jobs are left out.
+    async fn open_jobs_by_technician(&self) -> Result<HashMap<UserId, u32>, StorageError>;
     /// Whether `user` is or ever was the assignee of `doc` in a committed version.
     async fn was_assigned(&self, doc: WorkOrderId, user: UserId) -> Result<bool, StorageError>;
 

@@ -12,14 +12,17 @@ use super::MAX_COMMIT_ATTEMPTS;
 use crate::error::Error;
 use crate::storage::{CommitOutcome, DocumentCommit, NewChange, SharedStorage};
 
-fn from_document_error(e: DocumentError) -> Error {
+pub fn from_document_error(e: DocumentError) -> Error {
     match e {
         DocumentError::Action(e) => match e {
             ActionError::WrongStatus { .. } => Error::Conflict(e.to_string()),
             ActionError::FieldWorkOnly { .. }
             | ActionError::OfficeOnly { .. }
             | ActionError::NotAssignee { .. } => Error::Forbidden(e.to_string()),
-            ActionError::Invalid { .. } => Error::InvalidInput(e.to_string()),
+            ActionError::Invalid { ref violations, .. } => match violations.0.first() {
+                Some(first) => Error::field(first.field.clone(), e.to_string()),
+                None => Error::InvalidInput(e.to_string()),
+            },
         },
         other => Error::Internal(other.to_string()),
     }
@@ -54,6 +57,7 @@ pub async fn create(
             expected: None,
             snapshot: doc.save(),
             summary: WorkOrderSummary::new(&wo, now),
+            sla: fieldsync_proto::SlaFacts::new(&wo.derive(now).sla, now),
             changes: vec![NewChange {
                 hash: change.hash,
                 bytes: change.bytes,
@@ -121,6 +125,7 @@ pub async fn act(
                 expected: Some(version),
                 snapshot: doc.save(),
                 summary: WorkOrderSummary::new(&wo, now),
+                sla: fieldsync_proto::SlaFacts::new(&wo.derive(now).sla, now),
                 changes: vec![NewChange {
                     hash: change.hash,
                     bytes: change.bytes,

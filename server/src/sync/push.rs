@@ -283,6 +283,7 @@ pub fn plan_push(
             expected: stored.map(|s| s.version),
             snapshot: doc.save(),
             summary: WorkOrderSummary::new(&wo, now),
+            sla: fieldsync_proto::SlaFacts::new(&wo.derive(now).sla, now),
             changes: new_changes,
             origin: Some(actor.device),
             received_at: now,

@@ -31,11 +31,11 @@ async fn demo_data_covers_every_state_and_signs_in() {
         .await
         .expect("list");
     assert_eq!(page.total, 300);
-    let statuses: HashSet<Status> = page.items.iter().map(|s| s.status).collect();
+    let statuses: HashSet<Status> = page.items.iter().map(|s| s.summary.status).collect();
     for status in Status::ALL {
         assert!(statuses.contains(status), "no demo work order is {status}");
     }
-    assert!(page.items.iter().any(|s| s.assignee.is_none()));
+    assert!(page.items.iter().any(|s| s.summary.assignee.is_none()));
     assert_eq!(
         storage
             .users_with_role(Role::Technician)

@@ -5,6 +5,7 @@ mod common;
 
 mod api;
 mod demo;
+mod dispatch;
 mod live;
 mod postgres;
 mod running;

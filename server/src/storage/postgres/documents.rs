@@ -2,14 +2,19 @@
 //! sequence, what each device was sent, and the queries of lists and pulls.
 
 use deadpool_postgres::GenericClient;
-use fieldsync_proto::{DeviceId, Priority, Timestamp, UserId, WorkOrderId, WorkOrderSummary};
+use std::collections::HashMap;
+
+use fieldsync_proto::{
+    DeviceId, Priority, SlaFacts, Status, Timestamp, UserId, WorkOrderId, WorkOrderSummary,
+};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
 use super::convert::{count_from_db, db_err, parse, seq_from_db, seq_to_db};
 use crate::storage::{
-    CandidateQuery, CommitNotice, CommitOutcome, Delivery, DeliveryRecord, DocumentCommit,
-    PullCandidate, Scope, Seq, StorageError, StoredDocument, SummaryPage, WorkOrderQuery,
+    open_job_holder, CandidateQuery, CommitNotice, CommitOutcome, Delivery, DeliveryRecord,
+    DocumentCommit, ListedWorkOrder, PullCandidate, Scope, Seq, StorageError, StoredDocument,
+    SummaryPage, WorkOrderQuery,
 };
 
 /// Notices kept in `commit_notices` for a listener catching up after a reconnect. More than a
@@ -20,6 +25,25 @@ const NOTICE_LOG_TRIM_EVERY: i64 = 1024;
 
 const SUMMARY_COLUMNS: &str = "id, number, status, priority, customer_name, tier, region, \
      category, assignee, created_at, response_due, resolution_due, schedule_start, conflicts";
+
+/// The SLA facts kept next to the summary.
+const SLA_COLUMNS: &str =
+    "response_minutes, resolution_minutes, responded_at, resolved_at, sla_paused_at";
+
+fn sla_from_row(row: &Row, at: usize) -> Result<SlaFacts, StorageError> {
+    let time = |i: usize| {
+        row.try_get::<_, Option<i64>>(i)
+            .map(|t| t.map(Timestamp))
+            .map_err(db_err)
+    };
+    Ok(SlaFacts {
+        response_minutes: row.try_get(at).map_err(db_err)?,
+        resolution_minutes: row.try_get(at + 1).map_err(db_err)?,
+        responded_at: time(at + 2)?,
+        resolved_at: time(at + 3)?,
+        paused_at: time(at + 4)?,
+    })
+}
 
 /// Reads the columns of `SUMMARY_COLUMNS`, which start at column 0.
 fn summary_from_row(row: &Row) -> Result<WorkOrderSummary, StorageError> {
@@ -135,23 +159,29 @@ pub async fn commit(
     // slips in between the check and the write. A creation has no row to lock: it looks again
     // once it holds the sequence lock, when any competing creation has committed.
     let check = if creating {
-        "SELECT updated_seq, assignee FROM documents WHERE id = $1"
+        "SELECT updated_seq, assignee, status FROM documents WHERE id = $1"
     } else {
-        "SELECT updated_seq, assignee FROM documents WHERE id = $1 FOR UPDATE"
+        "SELECT updated_seq, assignee, status FROM documents WHERE id = $1 FOR UPDATE"
     };
     let row = c
         .query_opt(&c.prepare_cached(check).await.map_err(db_err)?, &[&doc])
         .await
         .map_err(db_err)?;
-    let (current, previous_assignee) = match row {
+    let (current, previous_assignee, previous_status) = match row {
         Some(row) => (
             Some(seq_from_db(row.try_get(0).map_err(db_err)?)?),
             row.try_get::<_, Option<uuid::Uuid>>(1)
                 .map_err(db_err)?
                 .map(UserId),
+            Some(parse::<Status>(
+                "documents.status",
+                &row.try_get::<_, String>(2).map_err(db_err)?,
+            )?),
         ),
-        None => (None, None),
+        None => (None, None, None),
     };
+    let previous_holder =
+        previous_assignee.filter(|_| previous_status.is_some_and(|s| s.is_open()));
     if current != commit.expected {
         return Ok(CommitOutcome::VersionConflict);
     }
@@ -169,14 +199,18 @@ pub async fn commit(
         .prepare_cached(if creating {
             "INSERT INTO documents (id, snapshot, updated_seq, number, status, priority,
                  customer_name, tier, region, category, assignee, created_at, response_due,
-                 resolution_due, schedule_start, conflicts)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+                 resolution_due, schedule_start, conflicts, response_minutes,
+                 resolution_minutes, responded_at, resolved_at, sla_paused_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+                 $17, $18, $19, $20, $21)"
         } else {
             "UPDATE documents SET
                  snapshot = $2, updated_seq = $3, number = $4, status = $5, priority = $6,
                  customer_name = $7, tier = $8, region = $9, category = $10, assignee = $11,
                  created_at = $12, response_due = $13, resolution_due = $14,
-                 schedule_start = $15, conflicts = $16
+                 schedule_start = $15, conflicts = $16, response_minutes = $17,
+                 resolution_minutes = $18, responded_at = $19, resolved_at = $20,
+                 sla_paused_at = $21
              WHERE id = $1"
         })
         .await
@@ -207,6 +241,19 @@ pub async fn commit(
         .prepare_cached("SELECT pg_notify($1, $2)")
         .await
         .map_err(db_err)?;
+    let holder = open_job_holder(&commit.summary);
+    let load_moves = holder != previous_holder;
+    let load_down = c
+        .prepare_cached("UPDATE technician_load SET open_jobs = open_jobs - 1 WHERE user_id = $1")
+        .await
+        .map_err(db_err)?;
+    let load_up = c
+        .prepare_cached(
+            "INSERT INTO technician_load (user_id, open_jobs) VALUES ($1, 1)
+             ON CONFLICT (user_id) DO UPDATE SET open_jobs = technician_load.open_jobs + 1",
+        )
+        .await
+        .map_err(db_err)?;
 
     // From here to the end of the transaction, commits go one at a time.
     let (bumped, existing) = tokio::try_join!(c.query_one(&bump, &[]), async {
@@ -231,7 +278,11 @@ pub async fn commit(
     let conflicts = i32::try_from(s.conflicts).unwrap_or(i32::MAX);
     let assignee = s.assignee.map(|a| a.0);
     let schedule_start = s.schedule_start.map(|t| t.millis());
-    let doc_values: [&(dyn ToSql + Sync); 16] = [
+    let sla = &commit.sla;
+    let responded_at = sla.responded_at.map(|t| t.millis());
+    let resolved_at = sla.resolved_at.map(|t| t.millis());
+    let paused_at = sla.paused_at.map(|t| t.millis());
+    let doc_values: [&(dyn ToSql + Sync); 21] = [
         &doc,
         &commit.snapshot,
         &seq_db,
@@ -248,7 +299,14 @@ pub async fn commit(
         &s.resolution_due.millis(),
         &schedule_start,
         &conflicts,
+        &sla.response_minutes,
+        &sla.resolution_minutes,
+        &responded_at,
+        &resolved_at,
+        &paused_at,
     ];
+    let previous_holder_id = previous_holder.map(|u| u.0);
+    let holder_id = holder.map(|u| u.0);
     let origin = commit.origin.map(|d| d.0);
     let received_at = commit.received_at.millis();
     let hashes: Vec<&[u8]> = commit.changes.iter().map(|c| c.hash.0.as_slice()).collect();
@@ -301,6 +359,20 @@ pub async fn commit(
             match &notice {
                 Some((channel, text)) => c.execute(&notify, &[channel, text]).await,
                 None => Ok(0),
+            }
+            .map_err(db_err)
+        },
+        async {
+            match (load_moves, &previous_holder_id) {
+                (true, Some(user)) => c.execute(&load_down, &[user]).await,
+                _ => Ok(0),
+            }
+            .map_err(db_err)
+        },
+        async {
+            match (load_moves, &holder_id) {
+                (true, Some(user)) => c.execute(&load_up, &[user]).await,
+                _ => Ok(0),
             }
             .map_err(db_err)
         },
@@ -373,6 +445,20 @@ pub async fn list(c: &impl GenericClient, q: &WorkOrderQuery) -> Result<SummaryP
         args.push(&statuses);
         filters.push(format!("status = ANY(${})", args.len()));
     }
+    let priorities: Vec<i32> = q.priorities.iter().map(|p| i32::from(p.rank())).collect();
+    if !priorities.is_empty() {
+        args.push(&priorities);
+        filters.push(format!("priority = ANY(${})", args.len()));
+    }
+    let tiers: Vec<&str> = q.tiers.iter().map(|t| t.as_str()).collect();
+    if !tiers.is_empty() {
+        args.push(&tiers);
+        filters.push(format!("tier = ANY(${})", args.len()));
+    }
+    if let Some(region) = &q.region {
+        args.push(region);
+        filters.push(format!("lower(region) = lower(${})", args.len()));
+    }
     if let Some(assignee) = &assignee {
         args.push(assignee);
         filters.push(format!("assignee = ${}", args.len()));
@@ -404,7 +490,7 @@ pub async fn list(c: &impl GenericClient, q: &WorkOrderQuery) -> Result<SummaryP
     let (limit_at, offset_at) = (page_args.len() - 1, page_args.len());
     let stmt = c
         .prepare_cached(&format!(
-            "SELECT {SUMMARY_COLUMNS} FROM documents {filter}
+            "SELECT {SUMMARY_COLUMNS}, {SLA_COLUMNS} FROM documents {filter}
              ORDER BY priority, resolution_due, id LIMIT ${limit_at} OFFSET ${offset_at}"
         ))
         .await
@@ -413,10 +499,34 @@ pub async fn list(c: &impl GenericClient, q: &WorkOrderQuery) -> Result<SummaryP
     Ok(SummaryPage {
         items: rows
             .iter()
-            .map(summary_from_row)
-            .collect::<Result<_, _>>()?,
+            .map(|row| {
+                Ok(ListedWorkOrder {
+                    summary: summary_from_row(row)?,
+                    sla: sla_from_row(row, 14)?,
+                })
+            })
+            .collect::<Result<_, StorageError>>()?,
         total: count_from_db(total),
     })
+}
+
+pub async fn open_jobs_by_technician(
+    c: &impl GenericClient,
+) -> Result<HashMap<UserId, u32>, StorageError> {
+    let stmt = c
+        .prepare_cached("SELECT user_id, open_jobs FROM technician_load WHERE open_jobs > 0")
+        .await
+        .map_err(db_err)?;
+    let rows = c.query(&stmt, &[]).await.map_err(db_err)?;
+    rows.iter()
+        .map(|r| {
+            let count: i64 = r.try_get(1).map_err(db_err)?;
+            Ok((
+                UserId(r.try_get(0).map_err(db_err)?),
+                u32::try_from(count).unwrap_or(u32::MAX),
+            ))
+        })
+        .collect()
 }
 
 /// The parts shared by the candidate queries: whether a row is in scope, and the FROM/WHERE

@@ -17,6 +17,10 @@ const MIGRATIONS: &[(u32, &str)] = &[
         2,
         include_str!("../../../migrations/postgres/0002_access.sql"),
     ),
+    (
+        3,
+        include_str!("../../../migrations/postgres/0003_dispatch.sql"),
+    ),
 ];
 
 /// Version a fully migrated database has.

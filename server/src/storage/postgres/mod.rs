@@ -47,6 +47,7 @@ mod users;
 #[cfg(test)]
 mod tests;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -358,6 +359,10 @@ impl Storage for PostgresStorage {
         let page = documents::list(&tx, &query).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(page)
+    }
+
+    async fn open_jobs_by_technician(&self) -> Result<HashMap<UserId, u32>, StorageError> {
+        documents::open_jobs_by_technician(&self.client().await?).await
     }
 
     async fn max_seq(&self) -> Result<Seq, StorageError> {

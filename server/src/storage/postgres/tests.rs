@@ -40,6 +40,7 @@ fn create(id: WorkOrderId) -> DocumentCommit {
         expected: None,
         snapshot: b"snapshot".to_vec(),
         summary: summary(id),
+        sla: fieldsync_proto::SlaFacts::default(),
         changes: vec![NewChange {
             hash: ChangeHash(hash),
             bytes: vec![1, 2, 3],

@@ -1,19 +1,37 @@
 //! Work order documents in SQLite: snapshots and summaries, the change log, the global
 //! sequence, what each device was sent, and the queries of lists and pulls.
 
-use fieldsync_proto::{DeviceId, Priority, Timestamp, UserId, WorkOrderId, WorkOrderSummary};
+use std::collections::HashMap;
+
+use fieldsync_proto::{
+    DeviceId, Priority, SlaFacts, Timestamp, UserId, WorkOrderId, WorkOrderSummary,
+};
 use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, OptionalExtension, Row, Transaction};
 
 use super::convert::{count_from_db, parse, parse_opt, seq_from_db, seq_to_db};
 use super::db_err;
 use crate::storage::{
-    CandidateQuery, CommitOutcome, Delivery, DeliveryRecord, DocumentCommit, PullCandidate, Scope,
-    Seq, StorageError, StoredDocument, SummaryPage, WorkOrderQuery,
+    open_job_holder, CandidateQuery, CommitOutcome, Delivery, DeliveryRecord, DocumentCommit,
+    ListedWorkOrder, PullCandidate, Scope, Seq, StorageError, StoredDocument, SummaryPage,
+    WorkOrderQuery,
 };
 
 const SUMMARY_COLUMNS: &str = "id, number, status, priority, customer_name, tier, region, \
      category, assignee, created_at, response_due, resolution_due, schedule_start, conflicts";
+/// The SLA facts kept next to the summary.
+const SLA_COLUMNS: &str =
+    "response_minutes, resolution_minutes, responded_at, resolved_at, sla_paused_at";
+
+fn read_sla(row: &Row<'_>, at: usize) -> rusqlite::Result<SlaFacts> {
+    Ok(SlaFacts {
+        response_minutes: row.get(at)?,
+        resolution_minutes: row.get(at + 1)?,
+        responded_at: row.get::<_, Option<i64>>(at + 2)?.map(Timestamp),
+        resolved_at: row.get::<_, Option<i64>>(at + 3)?.map(Timestamp),
+        paused_at: row.get::<_, Option<i64>>(at + 4)?.map(Timestamp),
+    })
+}
 
 /// The raw columns of `SUMMARY_COLUMNS`.
 struct SummaryRow {
@@ -126,20 +144,25 @@ pub fn commit_noting(
     c: &DocumentCommit,
 ) -> Result<(CommitOutcome, Option<UserId>), StorageError> {
     let doc = c.doc.to_string();
-    let row: Option<(i64, Option<String>)> = tx
-        .prepare_cached("SELECT updated_seq, assignee FROM documents WHERE id = ?1")
+    let row: Option<(i64, Option<String>, String)> = tx
+        .prepare_cached("SELECT updated_seq, assignee, status FROM documents WHERE id = ?1")
         .map_err(db_err)?
-        .query_row([&doc], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row([&doc], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .optional()
         .map_err(db_err)?;
-    let (current, previous_assignee) = match row {
-        Some((seq, assignee)) => (Some(seq), assignee),
-        None => (None, None),
+    let (current, previous_assignee, previous_status) = match row {
+        Some((seq, assignee, status)) => (Some(seq), assignee, Some(status)),
+        None => (None, None, None),
     };
     let previous_assignee = previous_assignee
         .map(|a| a.parse::<UserId>())
         .transpose()
         .map_err(|e| StorageError::Database(e.to_string()))?;
+    let previous_status = previous_status
+        .map(|s| parse::<fieldsync_proto::Status>("documents.status", &s))
+        .transpose()?;
+    let previous_holder =
+        previous_assignee.filter(|_| previous_status.is_some_and(|s| s.is_open()));
     let current = current.map(seq_from_db).transpose()?;
     if current != c.expected {
         return Ok((CommitOutcome::VersionConflict, previous_assignee));
@@ -153,8 +176,10 @@ pub fn commit_noting(
     tx.prepare_cached(
         "INSERT INTO documents (id, snapshot, updated_seq, number, status, priority,
              customer_name, tier, region, category, assignee, created_at, response_due,
-             resolution_due, schedule_start, conflicts)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+             resolution_due, schedule_start, conflicts, response_minutes, resolution_minutes,
+             responded_at, resolved_at, sla_paused_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
+             ?18, ?19, ?20, ?21)
          ON CONFLICT (id) DO UPDATE SET
              snapshot = excluded.snapshot, updated_seq = excluded.updated_seq,
              number = excluded.number, status = excluded.status, priority = excluded.priority,
@@ -162,7 +187,11 @@ pub fn commit_noting(
              region = excluded.region, category = excluded.category,
              assignee = excluded.assignee, created_at = excluded.created_at,
              response_due = excluded.response_due, resolution_due = excluded.resolution_due,
-             schedule_start = excluded.schedule_start, conflicts = excluded.conflicts",
+             schedule_start = excluded.schedule_start, conflicts = excluded.conflicts,
+             response_minutes = excluded.response_minutes,
+             resolution_minutes = excluded.resolution_minutes,
+             responded_at = excluded.responded_at, resolved_at = excluded.resolved_at,
+             sla_paused_at = excluded.sla_paused_at",
     )
     .map_err(db_err)?
     .execute(params![
@@ -182,8 +211,33 @@ pub fn commit_noting(
         s.resolution_due.millis(),
         s.schedule_start.map(|t| t.millis()),
         s.conflicts,
+        c.sla.response_minutes,
+        c.sla.resolution_minutes,
+        c.sla.responded_at.map(|t| t.millis()),
+        c.sla.resolved_at.map(|t| t.millis()),
+        c.sla.paused_at.map(|t| t.millis()),
     ])
     .map_err(db_err)?;
+    let holder = open_job_holder(s);
+    if holder != previous_holder {
+        if let Some(user) = previous_holder {
+            tx.prepare_cached(
+                "UPDATE technician_load SET open_jobs = open_jobs - 1 WHERE user_id = ?1",
+            )
+            .map_err(db_err)?
+            .execute([user.to_string()])
+            .map_err(db_err)?;
+        }
+        if let Some(user) = holder {
+            tx.prepare_cached(
+                "INSERT INTO technician_load (user_id, open_jobs) VALUES (?1, 1)
+                 ON CONFLICT (user_id) DO UPDATE SET open_jobs = open_jobs + 1",
+            )
+            .map_err(db_err)?
+            .execute([user.to_string()])
+            .map_err(db_err)?;
+        }
+    }
     let origin = c.origin.map(|d| d.to_string());
     let mut insert = tx
         .prepare_cached(
@@ -234,6 +288,24 @@ pub fn list(tx: &Transaction<'_>, q: &WorkOrderQuery) -> Result<SummaryPage, Sto
                 .map(|s| Value::Text(s.as_str().to_owned())),
         );
     }
+    if !q.priorities.is_empty() {
+        let marks = vec!["?"; q.priorities.len()].join(", ");
+        filters.push(format!("priority IN ({marks})"));
+        args.extend(
+            q.priorities
+                .iter()
+                .map(|p| Value::Integer(i64::from(p.rank()))),
+        );
+    }
+    if !q.tiers.is_empty() {
+        let marks = vec!["?"; q.tiers.len()].join(", ");
+        filters.push(format!("tier IN ({marks})"));
+        args.extend(q.tiers.iter().map(|t| Value::Text(t.as_str().to_owned())));
+    }
+    if let Some(region) = &q.region {
+        filters.push("region = ? COLLATE NOCASE".to_owned());
+        args.push(Value::Text(region.clone()));
+    }
     if let Some(assignee) = q.assignee {
         filters.push("assignee = ?".to_owned());
         args.push(Value::Text(assignee.to_string()));
@@ -256,22 +328,45 @@ pub fn list(tx: &Transaction<'_>, q: &WorkOrderQuery) -> Result<SummaryPage, Sto
     page_args.push(Value::Integer(i64::try_from(q.offset).unwrap_or(i64::MAX)));
     let mut stmt = tx
         .prepare_cached(&format!(
-            "SELECT {SUMMARY_COLUMNS} FROM documents {filter}
+            "SELECT {SUMMARY_COLUMNS}, {SLA_COLUMNS} FROM documents {filter}
              ORDER BY priority, resolution_due, id LIMIT ? OFFSET ?"
         ))
         .map_err(db_err)?;
     let rows = stmt
         .query_map(params_from_iter(page_args.iter()), |r| {
-            SummaryRow::read(r, 0)
+            Ok((SummaryRow::read(r, 0)?, read_sla(r, 14)?))
         })
         .map_err(db_err)?;
     let items = rows
-        .map(|row| row.map_err(db_err).and_then(SummaryRow::into_summary))
-        .collect::<Result<_, _>>()?;
+        .map(|row| {
+            let (summary, sla) = row.map_err(db_err)?;
+            Ok(ListedWorkOrder {
+                summary: summary.into_summary()?,
+                sla,
+            })
+        })
+        .collect::<Result<_, StorageError>>()?;
     Ok(SummaryPage {
         items,
         total: count_from_db(total),
     })
+}
+
+pub fn open_jobs_by_technician(tx: &Transaction<'_>) -> Result<HashMap<UserId, u32>, StorageError> {
+    let mut stmt = tx
+        .prepare_cached("SELECT user_id, open_jobs FROM technician_load WHERE open_jobs > 0")
+        .map_err(db_err)?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+        .map_err(db_err)?;
+    rows.map(|row| {
+        let (user, count) = row.map_err(db_err)?;
+        Ok((
+            parse("technician_load.user_id", &user)?,
+            u32::try_from(count).unwrap_or(u32::MAX),
+        ))
+    })
+    .collect()
 }
 
 /// The parts shared by the candidate queries: whether a row is in scope, the FROM/WHERE

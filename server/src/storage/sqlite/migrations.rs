@@ -15,6 +15,10 @@ const MIGRATIONS: &[(u32, &str)] = &[
         2,
         include_str!("../../../migrations/sqlite/0002_access.sql"),
     ),
+    (
+        3,
+        include_str!("../../../migrations/sqlite/0003_dispatch.sql"),
+    ),
 ];
 
 /// Version a fully migrated database has.

@@ -11,6 +11,7 @@ mod documents;
 pub mod migrations;
 mod users;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -357,6 +358,10 @@ impl Storage for SqliteStorage {
 
     async fn list_work_orders(&self, query: WorkOrderQuery) -> Result<SummaryPage, StorageError> {
         self.read(move |tx| documents::list(tx, &query)).await
+    }
+
+    async fn open_jobs_by_technician(&self) -> Result<HashMap<UserId, u32>, StorageError> {
+        self.read(documents::open_jobs_by_technician).await
     }
 
     async fn max_seq(&self) -> Result<Seq, StorageError> {
