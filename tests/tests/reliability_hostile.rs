@@ -62,11 +62,8 @@ async fn fingerprint(server: &TestServer, ids: &[WorkOrderId]) -> Fingerprint {
     }
     let page = storage
         .list_work_orders(fieldsync_server::storage::WorkOrderQuery {
-            statuses: vec![],
-            assignee: None,
-            open_only: false,
             limit: 500,
-            offset: 0,
+            ..Default::default()
         })
         .await
         .expect("list");
