@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::attachment::{Attachment, NewAttachment};
 use crate::classification::{
     CustomerTier, HoldReason, Impact, IntakeChannel, ProblemCategory, Role, Urgency,
 };
@@ -75,6 +76,8 @@ pub enum Action {
     Resume,
     RecordPartUsage(NewPartUsage),
     AddRepairRecord(NewRepairRecord),
+    /// A photo, signature or document whose bytes are uploaded separately (technician or office).
+    Attach(NewAttachment),
     EditNotes {
         text: String,
     },
@@ -121,6 +124,7 @@ impl Action {
             Action::Resume => "resume",
             Action::RecordPartUsage(_) => "record_part_usage",
             Action::AddRepairRecord(_) => "add_repair_record",
+            Action::Attach(_) => "attach",
             Action::EditNotes { .. } => "edit_notes",
             Action::Complete { .. } => "complete",
             Action::Classify { .. } => "classify",
@@ -132,10 +136,12 @@ impl Action {
     }
 
     /// Whether this is field work (done by the assigned technician) rather than office work.
+    /// Attaching is done by both and counts as neither here: `apply_action` checks it itself.
     pub fn is_field_action(&self) -> bool {
         !matches!(
             self,
-            Action::Classify { .. }
+            Action::Attach(_)
+                | Action::Classify { .. }
                 | Action::Assign { .. }
                 | Action::Reschedule { .. }
                 | Action::Cancel { .. }
@@ -223,6 +229,7 @@ pub fn create_work_order(
         part_usages: Vec::new(),
         repair_records: Vec::new(),
         completion: None,
+        attachments: Vec::new(),
     };
     if let Some(technician) = new.assignee {
         apply_action(&mut wo, &Action::Assign { technician }, actor, now)?;
@@ -247,7 +254,15 @@ pub fn apply_action(
     now: Timestamp,
 ) -> Result<(), ActionError> {
     let name = action.name();
-    if action.is_field_action() {
+    if let Action::Attach(_) = action {
+        // Both sides attach: the technician to their own job, the office to any.
+        if actor.role == Role::Technician && wo.assignee != Some(actor.user) {
+            return Err(ActionError::NotAssignee {
+                number: wo.number.clone(),
+                action: name,
+            });
+        }
+    } else if action.is_field_action() {
         if !matches!(actor.role, Role::Technician | Role::Admin) {
             return Err(ActionError::FieldWorkOnly {
                 action: name,
@@ -336,6 +351,17 @@ pub fn apply_action(
                 at: now,
             });
         }
+        Action::Attach(a) => wo.attachments.push(Attachment {
+            id: EntryId::new(),
+            sha256: a.sha256.clone(),
+            kind: a.kind,
+            content_type: a.content_type.trim().to_owned(),
+            size: a.size,
+            file_name: a.file_name.trim().to_owned(),
+            added_by: actor.user,
+            device: actor.device,
+            added_at: now,
+        }),
         Action::EditNotes { text } => wo.notes.update(text),
         Action::Complete {
             resolution,

@@ -6,6 +6,7 @@
 
 mod actions;
 pub mod api;
+mod attachment;
 mod classification;
 mod derived;
 mod dispatch;
@@ -31,6 +32,11 @@ mod work_order;
 pub use actions::{
     apply_action, create_work_order, Action, ActionError, Actor, NewPartUsage, NewRepairRecord,
     NewWorkOrder, Violations,
+};
+pub use attachment::{
+    content_type_for, Attachment, AttachmentKind, BadBlobHash, BlobHash, NewAttachment,
+    UploadStart, UploadStatus, BLOBS_PATH, CHUNK_SHA256_HEADER, MAX_CONTENT_TYPE_BYTES,
+    MAX_FILE_NAME_BYTES,
 };
 pub use classification::{
     CustomerTier, HoldReason, Impact, IntakeChannel, ProblemCategory, Role, Urgency,

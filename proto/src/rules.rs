@@ -24,7 +24,8 @@ pub enum Owner {
     Office,
     /// Technicians (and admins).
     Field,
-    /// Each appended status event by the role its status belongs to.
+    /// Each appended entry by whoever appended it (a status event also by the role its
+    /// status belongs to).
     Entries,
 }
 
@@ -69,6 +70,7 @@ pub const FIELD_OWNERS: &[(&str, Owner)] = &[
     ("part_usages", Owner::Field),
     ("repair_records", Owner::Field),
     ("completion", Owner::Field),
+    ("attachments", Owner::Entries),
 ];
 
 /// The owner of a top-level field.
@@ -101,6 +103,7 @@ fn differs(field: &str, a: &WorkOrder, b: &WorkOrder) -> bool {
         "part_usages" => a.part_usages != b.part_usages,
         "repair_records" => a.repair_records != b.repair_records,
         "completion" => a.completion != b.completion,
+        "attachments" => a.attachments != b.attachments,
         _ => false,
     }
 }
@@ -140,11 +143,11 @@ pub fn describe_edit(before: Option<&WorkOrder>, after: &WorkOrder) -> String {
                     format!("{field} +{}", added.join(" +"))
                 }
             }
-            "part_usages" | "repair_records" => {
-                let (old, new) = if field == "part_usages" {
-                    (before.part_usages.len(), after.part_usages.len())
-                } else {
-                    (before.repair_records.len(), after.repair_records.len())
+            "part_usages" | "repair_records" | "attachments" => {
+                let (old, new) = match field {
+                    "part_usages" => (before.part_usages.len(), after.part_usages.len()),
+                    "repair_records" => (before.repair_records.len(), after.repair_records.len()),
+                    _ => (before.attachments.len(), after.attachments.len()),
                 };
                 if new > old {
                     format!("{field} +{}", new - old)
@@ -258,6 +261,7 @@ pub fn check_edit(
                 part_usages: Vec::new(),
                 repair_records: Vec::new(),
                 completion: None,
+                attachments: Vec::new(),
                 ..after.clone()
             };
             &empty
@@ -271,7 +275,7 @@ pub fn check_edit(
         // Lists and the completion are checked entry by entry below.
         let entry_wise = matches!(
             *field,
-            "status_events" | "part_usages" | "repair_records" | "completion"
+            "status_events" | "part_usages" | "repair_records" | "completion" | "attachments"
         );
         match owner {
             _ if entry_wise => {}
@@ -330,6 +334,15 @@ pub fn check_edit(
         &after.repair_records,
         |e| e.id,
         |rules, field, e| new_field_entry(rules, field, e.by, e.device),
+    );
+
+    // Technicians and the office both attach; each entry must be the pusher's own.
+    rules.append_only(
+        "attachments",
+        &before.attachments,
+        &after.attachments,
+        |e| e.id,
+        |rules, field, e| rules.own_entry(field, e.added_by, e.device),
     );
 
     if before.completion != after.completion {
@@ -463,7 +476,7 @@ mod tests {
     #[test]
     fn every_field_of_the_schema_has_an_owner() {
         let names: Vec<&str> = FIELD_OWNERS.iter().map(|(n, _)| *n).collect();
-        assert_eq!(names.len(), 19, "{names:?}");
+        assert_eq!(names.len(), 20, "{names:?}");
         assert_eq!(owner_of("assignee"), Some(Owner::Office));
         assert_eq!(owner_of("completion"), Some(Owner::Field));
         assert_eq!(owner_of("number"), Some(Owner::Fixed));
@@ -707,6 +720,65 @@ mod tests {
         erased.completion = None;
         let v = check_edit(Some(&completed), &erased, &p.tech).expect_err("erased");
         assert!(v[0].rule.contains("cannot be removed"), "{v:?}");
+    }
+
+    fn photo() -> Action {
+        Action::Attach(crate::attachment::NewAttachment {
+            sha256: crate::attachment::BlobHash::from_digest(&[7; 32]),
+            kind: crate::attachment::AttachmentKind::Photo,
+            content_type: "image/jpeg".into(),
+            size: 1234,
+            file_name: "IMG_0001.jpg".into(),
+        })
+    }
+
+    #[test]
+    fn technician_and_office_attach_but_never_in_someone_elses_name() {
+        let p = people();
+        let before = in_progress(&p);
+        for who in [&p.tech, &p.office, &p.admin] {
+            let mut after = before.clone();
+            act(&mut after, photo(), who);
+            assert_eq!(after.attachments.len(), 1);
+            assert_eq!(after.attachments[0].added_by, who.user);
+            assert!(check_edit(Some(&before), &after, who).is_ok(), "{who:?}");
+            assert_eq!(describe_edit(Some(&before), &after), "attachments +1");
+        }
+        // Another technician's job is not theirs to attach to.
+        let mut attempt = before.clone();
+        let err = apply_action(&mut attempt, &photo(), &p.other_tech, NOW).expect_err("other");
+        assert!(
+            matches!(err, crate::actions::ActionError::NotAssignee { .. }),
+            "{err}"
+        );
+
+        let mut with = before.clone();
+        act(&mut with, photo(), &p.tech);
+        let mut forged = with.clone();
+        forged.attachments[0].added_by = p.other_tech.user;
+        let v = check_edit(Some(&before), &forged, &p.tech).expect_err("forged");
+        assert!(v[0].field.starts_with("attachments"), "{v:?}");
+        let mut removed = with.clone();
+        removed.attachments.clear();
+        let v = check_edit(Some(&with), &removed, &p.office).expect_err("removed");
+        assert!(v[0].rule.contains("never removed"), "{v:?}");
+        let mut swapped = with.clone();
+        swapped.attachments[0].sha256 = crate::attachment::BlobHash::from_digest(&[8; 32]);
+        let v = check_edit(Some(&with), &swapped, &p.tech).expect_err("swapped");
+        assert!(v[0].rule.contains("never changed"), "{v:?}");
+
+        let mut bad = before.clone();
+        let Action::Attach(mut new) = photo() else {
+            unreachable!()
+        };
+        new.size = 0;
+        new.content_type = "jpeg".into();
+        new.file_name = "../etc/passwd".into();
+        let err = apply_action(&mut bad, &Action::Attach(new), &p.tech, NOW).expect_err("bad");
+        let text = err.to_string();
+        for field in ["size", "content_type", "file_name"] {
+            assert!(text.contains(&format!("attachments[0].{field}")), "{text}");
+        }
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::attachment::{MAX_CONTENT_TYPE_BYTES, MAX_FILE_NAME_BYTES};
 use crate::work_order::{WorkOrder, SCHEMA_VERSION};
 
 /// Longest free text accepted in one field (description, notes, diagnosis…), in bytes.
@@ -146,6 +147,32 @@ pub fn validate(wo: &WorkOrder) -> Result<(), Vec<Violation>> {
 
     if let Some(done) = &wo.completion {
         c.required("completion.resolution", &done.resolution);
+    }
+
+    c.list("attachments", wo.attachments.len());
+    for (i, a) in wo.attachments.iter().enumerate() {
+        let field = |name: &str| format!("attachments[{i}].{name}");
+        if a.size <= 0 {
+            c.fail(field("size"), format!("must be positive, got {}", a.size));
+        }
+        let ct = a.content_type.trim();
+        if ct.is_empty() || !ct.contains('/') || ct.len() > MAX_CONTENT_TYPE_BYTES {
+            c.fail(
+                field("content_type"),
+                format!(
+                    "must be a MIME type such as image/jpeg of at most {MAX_CONTENT_TYPE_BYTES} bytes"
+                ),
+            );
+        }
+        if a.file_name.len() > MAX_FILE_NAME_BYTES
+            || a.file_name.contains(['/', '\\'])
+            || a.file_name.chars().any(char::is_control)
+        {
+            c.fail(
+                field("file_name"),
+                format!("must be a plain file name of at most {MAX_FILE_NAME_BYTES} bytes, without slashes"),
+            );
+        }
     }
 
     if c.0.is_empty() {

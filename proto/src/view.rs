@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::attachment::Attachment;
 use crate::classification::{CustomerTier, Impact, IntakeChannel, ProblemCategory, Urgency};
 use crate::ids::{UserId, WorkOrderId};
 use crate::priority::Priority;
@@ -39,6 +40,9 @@ pub struct WorkOrderView {
     pub repair_records: Vec<RepairRecord>,
     pub completion: Option<Completion>,
     pub parts_used: i64,
+    /// Photos, signatures and documents (references; the bytes are at `/v1/blobs/{sha256}`).
+    #[serde(default)]
+    pub attachments: Vec<Attachment>,
 }
 
 impl WorkOrderView {
@@ -68,6 +72,7 @@ impl WorkOrderView {
             repair_records: wo.unique_repair_records().cloned().collect(),
             completion: wo.completion.clone(),
             parts_used: derived.parts_used,
+            attachments: wo.unique_attachments().cloned().collect(),
         }
     }
 }

@@ -176,6 +176,8 @@ pub enum ErrorCode {
     /// The action does not fit the work order's current state.
     Conflict,
     RateLimited,
+    /// Uploaded bytes do not match the SHA-256 they were sent under; nothing was kept.
+    HashMismatch,
     /// The server failed; the request can be retried.
     Internal,
 }
@@ -197,6 +199,7 @@ impl ErrorCode {
             ErrorCode::NotFound => "not_found",
             ErrorCode::Conflict => "conflict",
             ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::HashMismatch => "hash_mismatch",
             ErrorCode::Internal => "internal",
         }
     }

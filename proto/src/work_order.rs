@@ -7,6 +7,7 @@
 
 use autosurgeon::{Hydrate, Reconcile, Text};
 
+use crate::attachment::Attachment;
 use crate::classification::{
     CustomerTier, HoldReason, Impact, IntakeChannel, ProblemCategory, Role, Urgency,
 };
@@ -39,6 +40,9 @@ pub struct WorkOrder {
     pub part_usages: Vec<PartUsage>,
     pub repair_records: Vec<RepairRecord>,
     pub completion: Option<Completion>,
+    /// Photos, signatures and documents; documents written before attachments existed have none.
+    #[autosurgeon(missing = "Vec::new")]
+    pub attachments: Vec<Attachment>,
 }
 
 #[derive(Debug, Clone, PartialEq, Reconcile, Hydrate, serde::Serialize, serde::Deserialize)]
@@ -153,6 +157,12 @@ impl WorkOrder {
     pub fn unique_part_usages(&self) -> impl Iterator<Item = &PartUsage> {
         let mut seen = std::collections::HashSet::new();
         self.part_usages.iter().filter(move |u| seen.insert(u.id))
+    }
+
+    /// Attachments with each entry counted once, in list order.
+    pub fn unique_attachments(&self) -> impl Iterator<Item = &Attachment> {
+        let mut seen = std::collections::HashSet::new();
+        self.attachments.iter().filter(move |a| seen.insert(a.id))
     }
 
     /// Repair records with each entry counted once, in list order.

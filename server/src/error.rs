@@ -33,6 +33,12 @@ pub enum Error {
     Conflict(String),
     #[error("{0}")]
     TooLarge(String),
+    /// Uploaded bytes that do not match their hash.
+    #[error("{0}")]
+    HashMismatch(String),
+    /// The feature needs a part the server was built without (a router with no blob store).
+    #[error("{0}")]
+    Unavailable(String),
     #[error(transparent)]
     Wire(#[from] WireError),
     #[error(transparent)]
@@ -83,6 +89,16 @@ impl Error {
             Error::NotFound(m) => (StatusCode::NOT_FOUND, ErrorCode::NotFound, m.clone()),
             Error::Conflict(m) => (StatusCode::CONFLICT, ErrorCode::Conflict, m.clone()),
             Error::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::TooLarge, m.clone()),
+            Error::HashMismatch(m) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::HashMismatch,
+                m.clone(),
+            ),
+            Error::Unavailable(m) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::Internal,
+                m.clone(),
+            ),
             Error::Wire(e) => {
                 let status = match e {
                     WireError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,

@@ -6,6 +6,7 @@
 
 mod accounts;
 pub mod auth;
+pub mod blobs;
 pub mod demo;
 mod error;
 pub mod live;
@@ -17,10 +18,11 @@ pub mod sync;
 mod tls;
 
 pub use auth::limit::{BucketLimit, LoginLimits};
+pub use blobs::{BlobLimits, BlobStore, FsBlobStore};
 pub use error::Error;
 pub use fieldsync_proto::api::{NewUser, TechnicianProfile};
 pub use routes::{app, MAX_JSON_BYTES, REQUEST_TIMEOUT};
-pub use server::{RunningServer, ServerOptions, StartOptions, DATABASE_FILE};
+pub use server::{RunningServer, ServerOptions, StartOptions, BLOB_DIR, DATABASE_FILE};
 pub use state::{AppState, TOKEN_TTL_MILLIS};
 pub use storage::{SharedStorage, SqliteStorage, Storage};
 pub use tls::TlsFiles;

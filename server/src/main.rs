@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::Parser;
-use fieldsync_server::{RunningServer, ServerOptions, StartOptions, TlsFiles};
+use fieldsync_server::{BlobLimits, RunningServer, ServerOptions, StartOptions, TlsFiles};
 use tracing_subscriber::EnvFilter;
 
 /// Fieldsync server: sync endpoint for devices, dispatcher API, embedded database.
@@ -15,7 +15,7 @@ struct Args {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
-    /// Directory for the embedded SQLite database (created if missing).
+    /// Directory for the embedded SQLite database and attachments (created if missing).
     #[arg(long = "data", default_value = "./fieldsync-data")]
     data: PathBuf,
     /// A PostgreSQL database instead of SQLite, e.g. postgres://fieldsync:secret@db:5432/fieldsync;
@@ -40,6 +40,16 @@ struct Args {
     /// Private key (PEM) of --tls-cert.
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// Directory for attachment blobs (default: blobs/ in the data directory). Instances that
+    /// share a PostgreSQL database must share this directory too.
+    #[arg(long, value_name = "DIR")]
+    blob_dir: Option<PathBuf>,
+    /// Largest attachment a device may upload, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = fieldsync_server::blobs::DEFAULT_MAX_FILE_BYTES)]
+    max_attachment_bytes: u64,
+    /// Most attachment bytes one device may store on the server, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = fieldsync_server::blobs::DEFAULT_DEVICE_QUOTA_BYTES)]
+    device_quota_bytes: u64,
 }
 
 fn postgres_url(value: &str) -> Result<String, String> {
@@ -104,6 +114,11 @@ async fn main() -> anyhow::Result<()> {
             tls,
             login_limits: None,
             database_url: args.database,
+            blob_dir: args.blob_dir,
+            blob_limits: Some(BlobLimits {
+                max_file_bytes: args.max_attachment_bytes,
+                device_quota_bytes: args.device_quota_bytes,
+            }),
         },
     )
     .await?;

@@ -11,6 +11,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::auth::limit::LoginLimits;
+use crate::blobs::{BlobLimits, FsBlobStore};
 use crate::error::Error;
 use crate::state::AppState;
 use crate::storage::{PostgresStorage, SharedStorage, SqliteStorage, StorageError};
@@ -18,6 +19,8 @@ use crate::tls::TlsFiles;
 
 /// Name of the SQLite database inside the data directory.
 pub const DATABASE_FILE: &str = "fieldsync.db";
+/// Name of the attachment directory inside the data directory.
+pub const BLOB_DIR: &str = "blobs";
 
 #[derive(Clone, Debug)]
 pub struct ServerOptions {
@@ -43,6 +46,11 @@ pub struct StartOptions {
     /// A PostgreSQL database (`postgres://user:password@host:port/database`) instead of the
     /// SQLite one in the data directory, so that several instances can serve the same data.
     pub database_url: Option<String>,
+    /// Where attachment blobs are kept; `None` for `blobs/` in the data directory. Instances
+    /// sharing a PostgreSQL database must share this directory too.
+    pub blob_dir: Option<PathBuf>,
+    /// Attachment size and per-device quota; `None` for the defaults.
+    pub blob_limits: Option<BlobLimits>,
 }
 
 /// A server serving in a background task.
@@ -96,7 +104,22 @@ impl RunningServer {
             .map(crate::tls::server_config)
             .transpose()?;
         let (storage, database) = open_storage(&opts, extra.database_url.as_deref()).await?;
-        let state = AppState::with_login_limits(storage, extra.login_limits.unwrap_or_default());
+        let blob_dir = extra
+            .blob_dir
+            .clone()
+            .unwrap_or_else(|| opts.data_dir.join(BLOB_DIR));
+        let blobs = FsBlobStore::open(&blob_dir).with_context(|| {
+            format!(
+                "cannot open the attachment directory {}",
+                blob_dir.display()
+            )
+        })?;
+        let state = AppState::with_blobs(
+            storage,
+            extra.login_limits.unwrap_or_default(),
+            Arc::new(blobs),
+            extra.blob_limits.unwrap_or_default(),
+        );
         bootstrap(&state, opts.demo, extra.admin_password).await?;
 
         let listener = tokio::net::TcpListener::bind(opts.listen)

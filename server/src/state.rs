@@ -7,6 +7,7 @@ use fieldsync_proto::api::NewUser;
 use fieldsync_proto::UserId;
 
 use crate::auth::limit::{LoginLimiter, LoginLimits};
+use crate::blobs::{BlobLimits, SharedBlobStore};
 use crate::error::Error;
 use crate::storage::{NewAuditEntry, SharedStorage};
 
@@ -27,6 +28,9 @@ struct Inner {
     shutdown: tokio::sync::watch::Sender<bool>,
     /// In memory: each server instance limits the attempts it sees.
     login_limiter: LoginLimiter,
+    /// Attachment bytes; `None` in routers built without one (attachment routes then refuse).
+    blobs: Option<SharedBlobStore>,
+    blob_limits: BlobLimits,
 }
 
 impl std::fmt::Debug for AppState {
@@ -50,8 +54,38 @@ impl AppState {
                 server_actor: ActorId::random(),
                 shutdown: tokio::sync::watch::Sender::new(false),
                 login_limiter: LoginLimiter::new(limits),
+                blobs: None,
+                blob_limits: BlobLimits::default(),
             }),
         }
+    }
+
+    /// With a blob store for attachments and limits on uploads.
+    pub fn with_blobs(
+        storage: SharedStorage,
+        login_limits: LoginLimits,
+        blobs: SharedBlobStore,
+        blob_limits: BlobLimits,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                storage,
+                server_actor: ActorId::random(),
+                shutdown: tokio::sync::watch::Sender::new(false),
+                login_limiter: LoginLimiter::new(login_limits),
+                blobs: Some(blobs),
+                blob_limits,
+            }),
+        }
+    }
+
+    /// The attachment blob store, if this server has one.
+    pub fn blobs(&self) -> Option<&SharedBlobStore> {
+        self.inner.blobs.as_ref()
+    }
+
+    pub fn blob_limits(&self) -> BlobLimits {
+        self.inner.blob_limits
     }
 
     pub fn login_limiter(&self) -> &LoginLimiter {

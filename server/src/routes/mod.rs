@@ -3,6 +3,7 @@
 
 mod admin;
 mod audit;
+mod blobs;
 mod console;
 mod dispatch;
 mod extract;
@@ -52,6 +53,7 @@ pub fn app(state: AppState) -> Router {
         .merge(live::routes())
         .merge(json)
         .merge(frames)
+        .merge(blobs::routes())
         .fallback(not_found)
         // The tower-http limits above decide; axum's own default would cut frames at 2 MB.
         .layer(DefaultBodyLimit::disable())

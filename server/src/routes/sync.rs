@@ -38,7 +38,14 @@ async fn sync(
     let request: SyncRequest = wire::decode(&body)?;
     drop(body);
     let now = Timestamp::now();
-    let results = push_all(state.storage(), &auth.actor(), request.push, now).await?;
+    let results = push_all(
+        state.storage(),
+        state.blobs(),
+        &auth.actor(),
+        request.push,
+        now,
+    )
+    .await?;
     let page = pull(
         state.storage(),
         PullRequest {

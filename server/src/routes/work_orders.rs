@@ -278,6 +278,8 @@ async fn perform(
         now,
     )
     .await?;
+    let hashes: Vec<_> = wo.attachments.iter().map(|a| a.sha256.clone()).collect();
+    crate::sync::push::record_references(state.blobs(), wo.id, &hashes).await;
     tracing::info!(number = %wo.number, action = name, "office edit");
     Ok(Json(WorkOrderView::new(&wo, now)))
 }

@@ -14,11 +14,12 @@ use std::sync::Arc;
 use fieldsync_proto::api::AuditKind;
 use fieldsync_proto::wire::{ChangeBytes, ErrorCode, PushDoc, PushOutcome, PushResult, Rejection};
 use fieldsync_proto::{
-    human_number, rules, Actor, DocumentError, Timestamp, WorkOrder, WorkOrderDocument,
+    human_number, rules, Actor, BlobHash, DocumentError, Timestamp, WorkOrder, WorkOrderDocument,
     WorkOrderId, WorkOrderSummary,
 };
 
 use super::MAX_COMMIT_ATTEMPTS;
+use crate::blobs::SharedBlobStore;
 use crate::error::Error;
 use crate::storage::{
     CommitOutcome, DocumentCommit, NewAuditEntry, NewChange, SharedStorage, StoredDocument,
@@ -39,6 +40,8 @@ pub enum PushPlan {
         commit: Box<DocumentCommit>,
         new_changes: u32,
         rejection: Option<Rejection>,
+        /// Blobs the stored work order references, for the blob reference index.
+        attachments: Vec<BlobHash>,
     },
 }
 
@@ -276,7 +279,9 @@ pub fn plan_push(
             None => PushPlan::AlreadyStored,
         });
     };
+    let attachments = wo.attachments.iter().map(|a| a.sha256.clone()).collect();
     Ok(PushPlan::Commit {
+        attachments,
         new_changes: count(new_changes.len()),
         commit: Box::new(DocumentCommit {
             doc: id,
@@ -298,6 +303,7 @@ pub fn plan_push(
 /// failure stops the request (what was committed before stays, and a retry is idempotent).
 pub async fn push_all(
     storage: &SharedStorage,
+    blobs: Option<&SharedBlobStore>,
     actor: &Actor,
     docs: Vec<PushDoc>,
     now: Timestamp,
@@ -305,7 +311,7 @@ pub async fn push_all(
     let mut results = Vec::with_capacity(docs.len());
     for push in docs {
         let doc = push.doc;
-        let outcome = push_one(storage, actor, push, now).await?;
+        let outcome = push_one(storage, blobs, actor, push, now).await?;
         match &outcome {
             PushOutcome::Accepted { new_changes } => {
                 tracing::debug!(%doc, new_changes, "push accepted")
@@ -317,6 +323,21 @@ pub async fn push_all(
         results.push(PushResult { doc, outcome });
     }
     Ok(results)
+}
+
+/// Adds a committed work order's attachments to the blob reference index. A failure is only
+/// logged: the commit stands, and downloads of a technician's own jobs look into the documents.
+pub async fn record_references(
+    blobs: Option<&SharedBlobStore>,
+    doc: WorkOrderId,
+    hashes: &[BlobHash],
+) {
+    let Some(blobs) = blobs.filter(|_| !hashes.is_empty()) else {
+        return;
+    };
+    if let Err(e) = blobs.add_references(doc, hashes).await {
+        tracing::error!(%doc, error = %e, "could not index the attachments of a work order");
+    }
 }
 
 /// Whether `actor` may push to the stored document at all.
@@ -344,6 +365,7 @@ async fn access(
 
 async fn push_one(
     storage: &SharedStorage,
+    blobs: Option<&SharedBlobStore>,
     actor: &Actor,
     push: PushDoc,
     now: Timestamp,
@@ -400,12 +422,14 @@ async fn push_one(
                 commit,
                 new_changes,
                 rejection,
+                attachments,
             } => match storage.commit(*commit).await? {
                 CommitOutcome::Committed(_) => {
+                    record_references(blobs, id, &attachments).await;
                     return Ok(match rejection {
                         Some(rejection) => PushOutcome::Rejected(rejection),
                         None => PushOutcome::Accepted { new_changes },
-                    })
+                    });
                 }
                 CommitOutcome::VersionConflict => {
                     tracing::debug!(%id, attempt, "work order changed while merging; merging again")
@@ -574,6 +598,7 @@ mod tests {
                 commit,
                 new_changes,
                 rejection,
+                ..
             } => {
                 assert_eq!(new_changes, 1, "only the acceptance");
                 assert_eq!(commit.summary.status, fieldsync_proto::Status::Accepted);

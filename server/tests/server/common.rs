@@ -18,7 +18,7 @@ use fieldsync_proto::{
     NewWorkOrder, ProblemCategory, Role, Site, Timestamp, Urgency, UserId, WorkOrderDocument,
     WorkOrderId,
 };
-use fieldsync_server::{app, AppState, SqliteStorage};
+use fieldsync_server::{app, AppState, BlobLimits, FsBlobStore, SqliteStorage};
 use serde_json::Value;
 use tower::ServiceExt;
 
@@ -37,6 +37,26 @@ impl Harness {
             .await
             .expect("open database");
         let state = AppState::new(Arc::new(storage));
+        Harness {
+            app: app(state.clone()),
+            state,
+            _dir: dir,
+        }
+    }
+
+    /// With an attachment blob store in the temporary directory and these limits.
+    pub async fn with_blobs(limits: BlobLimits) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let storage = SqliteStorage::open(dir.path().join("fieldsync.db"))
+            .await
+            .expect("open database");
+        let blobs = FsBlobStore::open(dir.path().join("blobs")).expect("blob store");
+        let state = AppState::with_blobs(
+            Arc::new(storage),
+            Default::default(),
+            Arc::new(blobs),
+            limits,
+        );
         Harness {
             app: app(state.clone()),
             state,

@@ -4,6 +4,7 @@
 mod common;
 
 mod api;
+mod blobs;
 mod demo;
 mod dispatch;
 mod live;
