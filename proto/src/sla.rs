@@ -408,6 +408,7 @@ mod tests {
             part_usages: vec![],
             repair_records: vec![],
             completion: None,
+            attachments: vec![],
         }
     }
 

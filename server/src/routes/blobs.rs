@@ -241,7 +241,7 @@ async fn visible_attachment(
                 ..Default::default()
             })
             .await?;
-        candidates.extend(page.items.iter().map(|s| s.id));
+        candidates.extend(page.items.iter().map(|s| s.summary.id));
     }
     let mut seen = std::collections::HashSet::new();
     for doc in candidates {
