@@ -184,8 +184,8 @@ export async function render(root, ctx) {
     const unassigned = page.items.filter((i) => !i.assignee && !DONE.has(i.status)).length;
     replace(summary,
       h("span", {}, `${page.total} work order${page.total === 1 ? "" : "s"}`),
-      h("span", { class: "sla sla-breached" }, `${counts.breached} breached`),
-      h("span", { class: "sla sla-near_breach" }, `${counts.near_breach} near breach`),
+      h("span", { class: counts.breached ? "sla sla-breached" : "sla sla-done" }, `${counts.breached} breached`),
+      h("span", { class: counts.near_breach ? "sla sla-near_breach" : "sla sla-done" }, `${counts.near_breach} near breach`),
       h("span", {}, `${unassigned} unassigned on this page`));
     const from = page.total === 0 ? 0 : filters.offset + 1;
     const to = Math.min(filters.offset + page.items.length, page.total);

@@ -73,9 +73,10 @@ export function span(seconds) {
 /** Minutes as a short duration: `45 min`, `3.5 h`, `2.1 d`. */
 export function minutes(value) {
   if (value === undefined || value === null || Number.isNaN(value)) return "—";
+  const trim = (n) => (Number.isInteger(n) ? String(n) : n.toFixed(1));
   if (value < 90) return `${Math.round(value)} min`;
-  if (value < 48 * 60) return `${(value / 60).toFixed(1)} h`;
-  return `${(value / 1440).toFixed(1)} d`;
+  if (value < 48 * 60) return `${trim(Math.round(value / 6) / 10)} h`;
+  return `${trim(Math.round(value / 144) / 10)} d`;
 }
 
 export function percent(value, digits = 0) {

@@ -49,16 +49,17 @@ export async function render(root, ctx) {
     impact: select("impact", IMPACTS, label, { value: "one_unit" }),
     description: h("textarea", { name: "description", rows: 4, required: true }),
   };
-  const positionHint = h("span", {}, "Decimal degrees. Filled in from the region when left empty.");
-  c.region.addEventListener("change", () => {
-    const centre = centres.get(c.region.value.trim());
-    if (centre && !c.lat.value && !c.lon.value) {
-      c.lat.value = (centre.lat / centre.n).toFixed(4);
-      c.lon.value = (centre.lon / centre.n).toFixed(4);
-      positionHint.textContent = `Approximate centre of ${c.region.value.trim()} (where its technicians are based); correct it if you know the site.`;
-    }
-  });
-
+  const positionHint = h("span", {}, "Decimal degrees; when left empty, the centre of the region is used.");
+  const showCentre = () => {
+    const region = c.region.value.trim();
+    const centre = centres.get(region);
+    c.lat.placeholder = centre ? (centre.lat / centre.n).toFixed(4) : "";
+    c.lon.placeholder = centre ? (centre.lon / centre.n).toFixed(4) : "";
+    positionHint.textContent = centre
+      ? `Empty: the approximate centre of ${region} (where its technicians are based) is used.`
+      : "Decimal degrees; when left empty, the centre of the region is used.";
+  };
+  c.region.addEventListener("input", showCentre);
   const save = h("button", { type: "submit", class: "btn btn-primary", id: "intake-save" }, "Create work order");
   const form = h("form", { class: "panel", novalidate: true, id: "intake-form", "aria-label": "Intake" },
     h("div", { class: "form-error", role: "alert" }),
