@@ -94,6 +94,16 @@ export const get = (path) => request("GET", path);
 export const post = (path, body) => request("POST", path, body ?? {});
 export const put = (path, body) => request("PUT", path, body ?? {});
 
+/** A random UUID, also where `crypto.randomUUID` is missing (plain HTTP on another host). */
+export function uuid() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const hex = [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
 /** A query string from the non-empty values of `params`. */
 export function query(params) {
   const q = new URLSearchParams();

@@ -86,7 +86,8 @@ export async function render(root, ctx, id) {
   function draw() {
     const v = view;
     document.title = `${v.number} · Fieldsync`;
-    const conflictCount = (v.conflicts || []).length + (v.rejected_edits || []).filter((r) => !r.resolved && !r.resolved_at).length;
+    const openConflicts = v.conflict_reviews ? v.conflict_reviews.filter((r) => !r.resolved).length : (v.conflicts || []).length;
+    const conflictCount = openConflicts + (v.rejected_edits || []).filter((r) => !r.resolved).length;
     replace($.head,
       h("div", {},
         h("a", { href: "#/board", class: "small" }, "← Board"),
@@ -139,14 +140,15 @@ export async function render(root, ctx, id) {
 
   function drawTimeline(v) {
     const setAside = new Map((v.conflicts || []).map((c) => [c.event, c.kind]));
-    const events = (v.timeline || v.status_events || []).slice().sort((a, b) => (millis(a.at ?? a.device_time) ?? 0) - (millis(b.at ?? b.device_time) ?? 0));
+    // The server's timeline is in the order events took effect; bare status events go by time.
+    const events = v.timeline || (v.status_events || []).slice().sort((a, b) => (millis(a.at) ?? 0) - (millis(b.at) ?? 0));
     replace($.timeline, h("h2", {}, "Timeline"),
       events.length === 0 ? h("p", { class: "muted" }, "No status changes yet.") :
         h("ol", { class: "timeline", id: "wo-timeline" }, events.map((e) => {
           const device = e.device_time ?? e.at;
           const server = e.server_time ?? e.received_at ?? null;
           const skew = server !== null && millis(device) !== null ? (millis(server) - millis(device)) / 1000 : 0;
-          const kind = setAside.get(e.id);
+          const kind = setAside.get(e.event ?? e.id) || (e.set_aside ? "out_of_order" : null);
           return h("li", { class: kind ? "set-aside" : null },
             h("div", {},
               h("strong", {}, label(e.status)),
@@ -187,7 +189,8 @@ export async function render(root, ctx, id) {
   }
 
   function drawReviews(v) {
-    const conflicts = v.conflicts || [];
+    const reviews = new Map((v.conflict_reviews || []).map((r) => [r.event, r]));
+    const conflicts = (v.conflicts || []).map((c) => ({ ...c, review: reviews.get(c.event) || (v.conflict_reviews || [])[v.conflicts.indexOf(c)] }));
     const rejected = v.rejected_edits || [];
     if (conflicts.length === 0 && rejected.length === 0) {
       $.reviews.hidden = true;
@@ -200,9 +203,9 @@ export async function render(root, ctx, id) {
       b.addEventListener("click", async () => {
         b.disabled = true;
         try {
-          await api.post(`/v1/work-orders/${id}/reviews/${encodeURIComponent(reviewId)}/resolve`, {});
+          view = await api.post(`/v1/work-orders/${id}/reviews/${encodeURIComponent(reviewId)}/resolve`, { note: "" });
           ctx.toast("Marked as reviewed", "good");
-          await load();
+          draw();
         } catch (e) {
           ctx.toast(e.message, "bad");
           b.disabled = false;
@@ -211,10 +214,12 @@ export async function render(root, ctx, id) {
       return b;
     };
     replace($.reviews, h("h2", {}, "To review"),
-      conflicts.map((c) => h("div", { class: ["review", c.resolved || c.reviewed_at ? "resolved" : null] },
+      conflicts.map((c) => h("div", { class: ["review", c.review?.resolved ? "resolved" : null] },
         h("div", {}, h("span", { class: "flag" }, "Conflict"), " ", h("strong", {}, `${label(c.from)} → ${label(c.to)}`)),
-        h("p", { class: "small" }, c.description || CONFLICTS[c.kind] || label(c.kind)),
-        c.review_id && !c.resolved ? resolveButton(c.review_id) : null)),
+        h("p", { class: "small" }, CONFLICTS[c.kind] || label(c.kind)),
+        c.review?.resolved
+          ? h("div", { class: "small muted" }, `Reviewed by ${ctx.techName(c.review.resolved_by)}, ${dateTime(c.review.resolved_at)}${c.review.note ? `: ${c.review.note}` : ""}`)
+          : resolveButton(c.review?.review_id))),
       rejected.map((r) => {
         const done = r.resolved || r.resolved_at;
         return h("div", { class: ["review", done ? "resolved" : null] },
@@ -223,7 +228,7 @@ export async function render(root, ctx, id) {
             r.device_time || r.at ? h("span", { class: "muted small" }, ` · ${dateTime(r.device_time || r.at)}`) : null),
           h("p", { class: "small" }, r.reason || r.detail || r.message || ""),
           r.detail && r.reason ? h("p", { class: "small muted" }, r.detail) : null,
-          done ? h("div", { class: "small muted" }, `Reviewed${r.resolved_by ? ` by ${ctx.techName(r.resolved_by)}` : ""}`) : resolveButton(r.id));
+          done ? h("div", { class: "small muted" }, `Reviewed${r.resolved_by ? ` by ${ctx.techName(r.resolved_by)}` : ""}${r.resolved_at ? `, ${dateTime(r.resolved_at)}` : ""}`) : resolveButton(r.id));
       }));
   }
 
@@ -237,7 +242,8 @@ export async function render(root, ctx, id) {
     const grid = h("div", { class: "attachments" });
     replace($.attachments, h("h2", {}, "Photos, signature and documents"), grid);
     for (const a of items) {
-      const caption = h("figcaption", {}, `${label(a.kind)} · ${a.file_name || a.sha256.slice(0, 10)}`);
+      const caption = h("figcaption", {}, `${label(a.kind)} · ${a.file_name || a.sha256.slice(0, 10)}`,
+        h("br"), `${ctx.techName(a.added_by)}, ${dateTime(a.added_at)}`);
       if ((a.content_type || "").startsWith("image/")) {
         const img = h("img", { alt: `${label(a.kind)} ${a.file_name || ""}`.trim(), class: a.kind === "signature" ? "signature" : null });
         grid.append(h("figure", {}, img, caption));
@@ -256,15 +262,27 @@ export async function render(root, ctx, id) {
   async function assign(technician, button) {
     if (button) button.disabled = true;
     try {
-      view = await api.post(`/v1/work-orders/${id}/assign`, { technician });
+      view = await api.post(`/v1/work-orders/${id}/assign`, { technician, expected_version: view.version ?? null });
       ctx.toast(`${view.number} assigned to ${ctx.techName(technician)}`, "good");
       suggestionsFor = null;
       assignFor = null;
       draw();
     } catch (e) {
-      ctx.toast(e.message, "bad");
       if (button) button.disabled = false;
+      if (stale(e)) return;
+      ctx.toast(e.message, "bad");
     }
+  }
+
+  /** A refused stale edit: say so, and show what the work order is now. */
+  function stale(e) {
+    if (e.status !== 409) return false;
+    ctx.toast(`${e.message} The page now shows the current state; decide again.`, "bad");
+    suggestionsFor = null;
+    assignFor = null;
+    actionsFor = null;
+    load().catch(() => {});
+    return true;
   }
 
   function drawAssign(v) {
@@ -358,13 +376,14 @@ export async function render(root, ctx, id) {
   async function act(action, button, word, form) {
     button.disabled = true;
     try {
-      view = await api.post(`/v1/work-orders/${id}/actions`, action);
+      view = await api.post(`/v1/work-orders/${id}/actions${api.query({ expected_version: view.version })}`, action);
       ctx.toast(`${view.number} ${word}`, "good");
       draw();
     } catch (e) {
+      button.disabled = false;
+      if (stale(e)) return;
       if (form) showApiError(form, e);
       else ctx.toast(e.message, "bad");
-      button.disabled = false;
     }
   }
 

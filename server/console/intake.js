@@ -6,16 +6,6 @@ import { h, replace, debounce } from "./dom.js";
 import { check, clearErrors, field, select, showApiError } from "./forms.js";
 import { CATEGORIES, CHANNELS, IMPACTS, TIERS, URGENCIES, dateTime, label, minutes } from "./format.js";
 
-/** A random UUID, also where `crypto.randomUUID` is missing (plain HTTP on another host). */
-export function uuid() {
-  if (crypto.randomUUID) return crypto.randomUUID();
-  const b = crypto.getRandomValues(new Uint8Array(16));
-  b[6] = (b[6] & 0x0f) | 0x40;
-  b[8] = (b[8] & 0x3f) | 0x80;
-  const hex = [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
-}
-
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 export async function render(root, ctx) {
@@ -97,7 +87,7 @@ export async function render(root, ctx) {
     h("div", { class: "grid-2" }, form, preview));
 
   // One customer per intake form, so that retries do not make several.
-  const customerId = uuid();
+  const customerId = api.uuid();
 
   function number(el) {
     const text = el.value.trim().replace(",", ".");
@@ -144,7 +134,12 @@ export async function render(root, ctx) {
     const ticket = ++asked;
     preview.dataset.state = "stale";
     try {
-      const p = await api.post("/v1/intake/preview", body());
+      // Priority depends only on urgency, impact and tier: text still to be typed does not
+      // hold the preview back (nothing is saved).
+      const draft = body();
+      draft.description ||= "(not yet described)";
+      draft.customer.name ||= "(customer not yet named)";
+      const p = await api.post("/v1/intake/preview", draft);
       if (ticket === asked) showPreview(p);
     } catch (e) {
       if (ticket !== asked) return;

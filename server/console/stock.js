@@ -111,6 +111,7 @@ export async function render(root, ctx) {
       h("datalist", { id: "stock-locations" }, [...new Set(levels.map((r) => r.location))].sort().map((l) => h("option", { value: l }))),
       h("div", { class: "form-actions" }, h("button", { type: "submit", class: "btn btn-primary" }, "Record")));
     sync();
+    let movementId = api.uuid();
     form.addEventListener("submit", async (e) => {
       e.preventDefault();
       const q = Number(qty.value);
@@ -121,11 +122,13 @@ export async function render(root, ctx) {
         ["quantity", Number.isInteger(q) && (kind.value === "adjustment" ? q !== 0 : q > 0) ? null : kind.value === "adjustment" ? "A whole number other than 0." : "A whole number above 0."],
       ]);
       if (!ok) return;
-      const body = { kind: kind.value, part_number: part.value.trim(), location: loc.value.trim(), quantity: q };
+      // The id makes a retried request count once.
+      const body = { id: movementId, kind: kind.value, part_number: part.value.trim(), location: loc.value.trim(), quantity: q };
       if (kind.value === "transfer") body.to = to.value.trim();
       try {
         await api.post("/v1/stock/movements", body);
         clearErrors(form);
+        movementId = api.uuid();
         ctx.toast(`${label(kind.value)} of ${q} × ${body.part_number} recorded`, "good");
         await load();
       } catch (err) {
