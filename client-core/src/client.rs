@@ -270,7 +270,18 @@ impl Client {
             progress(p);
         };
         let announce = |docs: &[WorkOrderId]| self.hub.changed(docs.to_vec(), ChangeSource::Server);
-        let result = sync::run(&self.store, &self.remote, &report_progress, &announce).await;
+        let mut result = sync::run(&self.store, &self.remote, &report_progress, &announce).await;
+        // Attachment bytes go after the work orders that reference them.
+        if let Ok(report) = &mut result {
+            match self.upload_attachments(&|_| {}).await {
+                Ok(uploads) => {
+                    report.uploaded_attachments = uploads.completed;
+                    report.attachment_bytes_sent = uploads.bytes_sent;
+                    report.attachments_refused = uploads.failed;
+                }
+                Err(e) => result = Err(e),
+            }
+        }
         let pending = self.store.read(outbox::outbox_count).unwrap_or(0) as u64;
         self.hub.update_status(|s| {
             s.pending_changes = pending;

@@ -15,6 +15,7 @@
 
 mod admin;
 mod agent;
+mod attachments;
 mod client;
 mod edit;
 mod error;
@@ -33,6 +34,10 @@ pub mod cli;
 
 pub use admin::AuditFilter;
 pub use agent::{AgentOptions, SyncAgent};
+pub use attachments::{
+    AttachSource, AttachmentInfo, PendingUpload, UploadProgress, UploadReport, ATTACHMENTS_DIR,
+    CHUNK_BYTES,
+};
 pub use client::Client;
 pub use edit::{LocalEdit, RejectedChange};
 pub use error::{Error, Result, StoreError};

@@ -45,7 +45,7 @@ pub(crate) fn parse_ca(pem: &str, what: &str) -> Result<Vec<reqwest::Certificate
 }
 
 /// `server` without a trailing slash, joined with `path`.
-fn url(server: &str, path: &str) -> String {
+pub(crate) fn url(server: &str, path: &str) -> String {
     format!("{}{path}", server.trim_end_matches('/'))
 }
 
@@ -83,7 +83,7 @@ fn describe(e: &reqwest::Error) -> String {
     }
 }
 
-fn offline(server: &str, e: &reqwest::Error) -> Error {
+pub(crate) fn offline(server: &str, e: &reqwest::Error) -> Error {
     let reason = describe(e);
     // A certificate problem is not solved by waiting for signal: say what it is.
     if reason.to_ascii_lowercase().contains("certificate") {
@@ -99,7 +99,7 @@ fn offline(server: &str, e: &reqwest::Error) -> Error {
 }
 
 /// Turns an HTTP error answer into an error, using the server's `ErrorBody` when it sent one.
-fn error_from(status: StatusCode, body: &[u8]) -> Error {
+pub(crate) fn error_from(status: StatusCode, body: &[u8]) -> Error {
     if let Ok(ErrorBody { error }) = serde_json::from_slice::<ErrorBody>(body) {
         return match error.code {
             ErrorCode::Unauthorized => Error::Unauthorized {
@@ -149,7 +149,7 @@ impl Remote {
         Ok(())
     }
 
-    fn http(&self, server: &str) -> Result<reqwest::Client> {
+    pub(crate) fn http(&self, server: &str) -> Result<reqwest::Client> {
         let mut http = self.http.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(client) = &http.client {
             return Ok(client.clone());

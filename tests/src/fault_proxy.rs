@@ -41,6 +41,9 @@ pub enum Fault {
     /// connection after `after` (the second answer is thrown away): a duplicated message, or
     /// with a delay an old message arriving after newer ones.
     Duplicate { after: Duration },
+    /// Forward the request with the bits of its byte at this offset flipped (if it is that
+    /// long): data damaged on the way.
+    CorruptRequest(usize),
 }
 
 /// Shared between the proxy's tasks: the plan and what it did.
@@ -97,6 +100,11 @@ impl FaultProxy {
         if let Ok(mut plan) = self.shared.plan.lock() {
             plan.extend(faults);
         }
+    }
+
+    /// Faults planned but not yet used.
+    pub fn remaining(&self) -> usize {
+        self.shared.plan.lock().map(|p| p.len()).unwrap_or(0)
     }
 
     /// Forgets faults planned but not yet used.
@@ -169,6 +177,12 @@ async fn handle(mut device: TcpStream, upstream: SocketAddr, shared: Arc<Shared>
                     n
                 }
                 Fault::CutRequest(max) => n.min(max.saturating_sub(sent)),
+                Fault::CorruptRequest(at) => {
+                    if (sent..sent + n).contains(&at) {
+                        buf[at - sent] ^= 0xff;
+                    }
+                    n
+                }
                 Fault::Duplicate { .. } => {
                     if let Ok(mut f) = flight.lock() {
                         f.bytes.extend_from_slice(&buf[..n]);

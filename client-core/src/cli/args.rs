@@ -75,6 +75,13 @@ pub enum Command {
     /// Close a completed job (office).
     Close(WorkOrderArg),
 
+    /// Attach a photo, signature or document to a work order (uploaded with the next sync).
+    Attach(AttachArgs),
+    /// The attachments of a work order: kind, size, whether on this device or still to upload.
+    Attachments(WorkOrderArg),
+    /// Download attachments: one by its hash (--sha256), or every one of a work order.
+    Fetch(FetchArgs),
+
     /// Upload local changes and download what is new.
     Sync,
     /// Stay connected and print changes as they arrive (ctrl-c to stop).
@@ -218,6 +225,52 @@ impl From<OrderArg> for ListOrder {
             OrderArg::Newest => ListOrder::Newest,
         }
     }
+}
+
+/// What an attachment shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum KindArg {
+    Photo,
+    Signature,
+    Document,
+}
+
+impl From<KindArg> for fieldsync_proto::AttachmentKind {
+    fn from(k: KindArg) -> Self {
+        match k {
+            KindArg::Photo => fieldsync_proto::AttachmentKind::Photo,
+            KindArg::Signature => fieldsync_proto::AttachmentKind::Signature,
+            KindArg::Document => fieldsync_proto::AttachmentKind::Document,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct AttachArgs {
+    /// Work order number (WO-XXXX-XXXX), id, or the start of either.
+    #[arg(value_name = "WO")]
+    pub wo: String,
+    /// The file to attach.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    #[arg(long, value_enum, default_value = "photo")]
+    pub kind: KindArg,
+    /// MIME type [default: from the file's extension].
+    #[arg(long, value_name = "TYPE")]
+    pub content_type: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct FetchArgs {
+    /// Work order number (WO-XXXX-XXXX), id, or the start of either.
+    #[arg(value_name = "WO")]
+    pub wo: String,
+    /// Only this attachment (its SHA-256, or the start of it).
+    #[arg(long, value_name = "HASH")]
+    pub sha256: Option<String>,
+    /// Copy the fetched files into this directory under their file names.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

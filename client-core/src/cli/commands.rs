@@ -42,7 +42,7 @@ pub async fn run(cli: Cli) -> Result<String> {
     execute(&client, cli.command, cli.json).await
 }
 
-fn json<T: Serialize + ?Sized>(value: &T) -> Result<String> {
+pub(super) fn json<T: Serialize + ?Sized>(value: &T) -> Result<String> {
     serde_json::to_string_pretty(value)
         .map(|mut s| {
             s.push('\n');
@@ -245,6 +245,9 @@ pub(crate) async fn execute(client: &Client, command: Command, as_json: bool) ->
         }
         Command::Cancel(a) => act(&a.wo, Action::Cancel { reason: a.reason }, "cancelled"),
         Command::Close(a) => act(&a.wo, Action::Close, "closed"),
+        Command::Attach(a) => super::attach::attach(client, a, as_json),
+        Command::Attachments(a) => super::attach::list(client, &a.wo, as_json),
+        Command::Fetch(a) => super::attach::fetch(client, a, as_json).await,
         Command::Sync => sync(client, as_json).await,
         Command::Watch(_) => Err(Error::InvalidInput(
             "`watch` runs from the command line only".into(),

@@ -3,6 +3,7 @@
 //! standard error and a non-zero exit code.
 
 mod args;
+mod attach;
 mod commands;
 mod output;
 mod watch;

@@ -317,6 +317,23 @@ pub fn sync_summary(r: &SyncReport) -> String {
             plural(r.rejected_docs)
         );
     }
+    if r.uploaded_attachments > 0 {
+        let _ = write!(
+            out,
+            "; uploaded {} attachment{} ({} bytes sent)",
+            r.uploaded_attachments,
+            plural(r.uploaded_attachments),
+            r.attachment_bytes_sent
+        );
+    }
+    if r.attachments_refused > 0 {
+        let _ = write!(
+            out,
+            "; the server refused {} attachment{} for now (see `fieldsync attachments`)",
+            r.attachments_refused,
+            plural(r.attachments_refused)
+        );
+    }
     out.push_str(".\n");
     out
 }
@@ -492,6 +509,7 @@ mod tests {
             rejected_docs: 0,
             pulled_docs: 3,
             cursor: Default::default(),
+            ..Default::default()
         };
         assert_eq!(
             sync_summary(&report),

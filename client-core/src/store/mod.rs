@@ -2,6 +2,7 @@
 //! transaction through `write`, so that a local edit is durable before the call returns and a
 //! crash at any point leaves the store as it was before or after a whole operation.
 
+pub(crate) mod blobs;
 pub(crate) mod docs;
 pub(crate) mod index;
 pub(crate) mod leaving;
@@ -118,7 +119,11 @@ pub(crate) fn wipe(tx: &Connection) -> Result<()> {
     outbox::clear_all(tx)?;
     resync::clear_all_resync(tx)?;
     leaving::clear_all(tx)?;
+    blobs::clear_all(tx)?;
     meta::clear_all(tx)?;
+    if let Some(path) = tx.path().filter(|p| !p.is_empty()) {
+        crate::attachments::remove_all_files(std::path::Path::new(path));
+    }
     Ok(())
 }
 

@@ -9,6 +9,7 @@ use crate::error::{Result, StoreError};
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0001_initial.sql"),
     include_str!("../../migrations/0002_access.sql"),
+    include_str!("../../migrations/0003_attachments.sql"),
 ];
 
 /// Schema version this code writes.

@@ -33,6 +33,15 @@ pub struct SyncReport {
     pub pulled_docs: usize,
     /// Where the next sync resumes.
     pub cursor: Cursor,
+    /// Attachments the server holds now that were queued here.
+    #[serde(default)]
+    pub uploaded_attachments: usize,
+    /// Attachment bytes sent.
+    #[serde(default)]
+    pub attachment_bytes_sent: u64,
+    /// Attachments the server refused for now; they stay queued with the reason.
+    #[serde(default)]
+    pub attachments_refused: usize,
 }
 
 /// Progress of a running sync, for progress bars.
