@@ -40,12 +40,13 @@ const ctx = {
     }
     return technicians;
   },
-  techName(id) {
+  /** A person's name, or `unknown` for someone the console has no name for. */
+  techName(id, unknown) {
     if (!id) return "";
     const t = technicians?.get(id);
     if (t) return t.display_name || t.username;
     if (id === ctx.user?.id) return ctx.user.display_name;
-    return `user ${String(id).slice(0, 8)}`;
+    return unknown ?? `user ${String(id).slice(0, 8)}`;
   },
   toast(message, kind = "") {
     const el = h("div", { class: ["toast", kind] }, message);

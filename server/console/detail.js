@@ -132,7 +132,7 @@ export async function render(root, ctx, id) {
       ["Region", v.customer.site.region],
       ["Contact", [v.customer.contact.name, v.customer.contact.phone, v.customer.contact.email].filter(Boolean).join(" · ")],
       ["Asset", [v.asset.model, v.asset.serial && `serial ${v.asset.serial}`].filter(Boolean).join(", ")],
-      ["Created", `${dateTime(v.created_at)} by ${ctx.techName(v.created_by)}`],
+      ["Created", `${dateTime(v.created_at)} by ${ctx.techName(v.created_by, "the office")}`],
       ["Schedule", v.schedule ? `${dateTime(v.schedule.start)} – ${dateTime(v.schedule.end)}` : null],
     ]));
     drawActions(v);
@@ -153,7 +153,7 @@ export async function render(root, ctx, id) {
             h("div", {},
               h("strong", {}, label(e.status)),
               e.hold ? ` · ${label(e.hold)}` : null,
-              " — ", e.by_name || ctx.techName(e.by), e.role ? h("span", { class: "muted" }, ` (${label(e.role)})`) : null,
+              " — ", e.by_name || ctx.techName(e.by, e.role === "technician" ? "a technician" : "the office"), e.role ? h("span", { class: "muted" }, ` (${label(e.role)})`) : null,
               e.reason ? h("div", { class: "small" }, `“${e.reason}”`) : null,
               kind ? h("div", { class: "small flag" }, CONFLICTS[kind] || label(kind)) : null,
               h("div", { class: "times" },

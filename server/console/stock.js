@@ -156,7 +156,7 @@ export async function render(root, ctx) {
             h("strong", {}, `${label(kind)} · ${m.quantity} × `), h("span", { class: "mono" }, m.part_number),
             h("div", { class: "small" }, kind === "transfer" ? `${detail.from ?? m.location} → ${detail.to ?? m.to ?? ""}` : m.location,
               kind === "usage" && (m.work_order_number || detail.work_order) ? " · job " : null,
-              kind === "usage" && detail.work_order ? h("a", { href: `#/wo/${detail.work_order}` }, m.work_order_number || "open") : null),
+              kind === "usage" && detail.work_order ? h("a", { href: `#/wo/${detail.work_order}` }, m.work_order_number || "view job") : null),
             h("div", { class: "times" }, `${dateTime(m.at)}${m.by ? ` · ${ctx.techName(m.by)}` : ""}`)));
         })));
   }
