@@ -1,7 +1,8 @@
 //! The dispatcher console in headless Chromium, driven through chromedriver: sign in, fill an
 //! intake and see the priority the server computes before saving, create the work order,
 //! assign the top suggested technician, and watch the board change by itself when that
-//! technician's device accepts the job and syncs. Saves screenshots of the intake and the board.
+//! technician's device accepts the job and syncs; then the board's filters hide and show it.
+//! Saves screenshots of the intake and the board.
 //!
 //! Needs `FIELDSYNC_TEST_CHROMEDRIVER` (path of chromedriver; Debian: `chromium-driver`).
 //! Without it the test prints `skipped: …` and passes, unless `FIELDSYNC_REQUIRE_BROWSER=1`.
@@ -192,6 +193,12 @@ where
 async fn attr_of(page: &Client, css: &str, name: &str) -> Option<String> {
     let el = page.find(Locator::Css(css)).await.ok()?;
     el.attr(name).await.ok().flatten()
+}
+
+/// How many elements match `css`, as text, for `wait_for`.
+async fn rows_matching(page: &Client, css: &str) -> Option<String> {
+    let rows = page.find_all(Locator::Css(css)).await.ok()?;
+    Some(rows.len().to_string())
 }
 
 async fn text_of(page: &Client, css: &str) -> Option<String> {
@@ -402,6 +409,20 @@ async fn run(server: &TestServer, api_token: &str, page: &Client) -> anyhow::Res
     expect_eq!(marker, "still here", "the board updated without a reload");
     let sla = attr_of(page, &format!("{row} .sla"), "data-state").await;
     anyhow::ensure!(sla.is_some(), "the row shows an SLA state");
+
+    // Filters go to the server: another priority hides the job, its own shows it again.
+    let other = if expected == "P4" { "P3" } else { "P4" };
+    choose(page, "priority", other).await?;
+    wait_for("row hidden by the priority filter", "0", || {
+        rows_matching(page, &row)
+    })
+    .await?;
+    choose(page, "priority", &expected).await?;
+    choose(page, "tier", "vip").await?;
+    wait_for("row shown by its own priority and tier", "1", || {
+        rows_matching(page, &row)
+    })
+    .await?;
     save_screenshot(page, "console-board.png").await;
     Ok(())
 }
