@@ -43,6 +43,11 @@ fn work_order_id(text: &str) -> Result<WorkOrderId> {
     })
 }
 
+fn attachment_kind(text: &str) -> Result<fieldsync_proto::AttachmentKind> {
+    text.parse()
+        .map_err(|e: fieldsync_proto::UnknownWord| FieldsyncError::invalid(format!("kind: {e}")))
+}
+
 /// `pressure=2.4:bar` → a measurement named pressure of 2.4 bar.
 fn measurement(text: &str) -> Result<Measurement> {
     let bad = || {
@@ -220,6 +225,58 @@ impl FieldsyncClient {
                 measurements,
             }),
         )
+    }
+
+    /// Attaches a file (`kind`: photo, signature or document): copied into the store at once,
+    /// uploaded with the next sync. Returns the attachment's SHA-256.
+    pub fn attach_file(
+        &self,
+        id: String,
+        path: String,
+        kind: String,
+        content_type: Option<String>,
+    ) -> Result<String> {
+        let kind = attachment_kind(&kind)?;
+        let attachment = self.client.attach(
+            work_order_id(&id)?,
+            fieldsync_client::AttachSource::Path(std::path::Path::new(&path)),
+            kind,
+            content_type.as_deref(),
+        )?;
+        Ok(attachment.sha256.to_string())
+    }
+
+    /// Attaches bytes held in memory (a signature drawn on screen) under `file_name`.
+    pub fn attach_bytes(
+        &self,
+        id: String,
+        bytes: Vec<u8>,
+        file_name: String,
+        kind: String,
+        content_type: Option<String>,
+    ) -> Result<String> {
+        let kind = attachment_kind(&kind)?;
+        let attachment = self.client.attach(
+            work_order_id(&id)?,
+            fieldsync_client::AttachSource::Bytes {
+                bytes: &bytes,
+                file_name: &file_name,
+            },
+            kind,
+            content_type.as_deref(),
+        )?;
+        Ok(attachment.sha256.to_string())
+    }
+
+    /// The path of an attachment's file on this device, downloading it first if needed.
+    pub async fn attachment_file(&self, sha256: String) -> Result<String> {
+        let sha: fieldsync_proto::BlobHash =
+            sha256.parse().map_err(|e: fieldsync_proto::BadBlobHash| {
+                FieldsyncError::invalid(format!("sha256: {e}"))
+            })?;
+        let client = self.client.clone();
+        runtime::run(async move { Ok(client.attachment_file(&sha).await?.display().to_string()) })
+            .await
     }
 
     /// Replaces the notes; concurrent edits elsewhere merge as text.
