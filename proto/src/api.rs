@@ -3,11 +3,15 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::classification::Role;
-use crate::ids::{DeviceId, UserId, WorkOrderId};
+use crate::classification::{HoldReason, Role};
+use crate::followup::{DueFollowUp, FollowUp};
+use crate::ids::{DeviceId, EntryId, UserId, WorkOrderId};
 use crate::sla::BoardSla;
+use crate::status::Status;
+use crate::stock::StockMovement;
 use crate::time::Timestamp;
 use crate::view::WorkOrderSummary;
+use crate::view::WorkOrderView;
 use crate::vocab::word_enum;
 
 /// Path of the login endpoint.
@@ -124,6 +128,160 @@ pub struct TechnicianInfo {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AssignRequest {
     pub technician: UserId,
+    /// The `version` of the work order the dispatcher decided on. If it changed since, the
+    /// assignment is refused (409) rather than overwriting someone else's.
+    #[serde(default)]
+    pub expected_version: Option<u64>,
+}
+
+/// `GET /v1/work-orders/{id}`: the work order with what the server knows around it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WorkOrderDetail {
+    #[serde(flatten)]
+    pub view: WorkOrderView,
+    /// Changes with every stored update; send it back as `expected_version` to refuse a stale edit.
+    pub version: u64,
+    /// Status events in the order they took effect, with device and server times.
+    pub timeline: Vec<TimelineEntry>,
+    /// One per entry of `conflicts`, saying whether a dispatcher has reviewed it.
+    pub conflict_reviews: Vec<ReviewState>,
+    /// Changes pushed by devices that the server refused, kept for review.
+    pub rejected_edits: Vec<RejectedEdit>,
+    /// When the customer follow-up is due (completed jobs only) and what was recorded.
+    pub follow_up_due: Option<Timestamp>,
+    pub follow_up: Option<FollowUp>,
+}
+
+/// One status event of the timeline.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TimelineEntry {
+    pub event: EntryId,
+    pub status: Status,
+    pub by: UserId,
+    pub role: Role,
+    pub device: DeviceId,
+    /// When the person acted, by their device's clock.
+    pub device_time: Timestamp,
+    /// When the server first received it; `None` for events from before the server kept this.
+    pub server_time: Option<Timestamp>,
+    pub reason: Option<String>,
+    pub hold: Option<HoldReason>,
+    /// The event did not fit the sequence and was set aside (see `conflicts`).
+    pub set_aside: bool,
+}
+
+/// Whether a review item (a conflict or a rejected edit) was reviewed, and by whom.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReviewState {
+    /// Use in `POST /v1/work-orders/{id}/reviews/{review_id}/resolve`.
+    pub review_id: String,
+    /// For a conflict, the status event it is about.
+    pub event: Option<EntryId>,
+    pub resolved: bool,
+    pub resolved_by: Option<UserId>,
+    pub resolved_at: Option<Timestamp>,
+    pub note: Option<String>,
+}
+
+/// A pushed change the server refused, as recorded in the audit trail.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RejectedEdit {
+    /// The review id (`rejected-<audit entry id>`).
+    pub id: String,
+    pub user: Option<UserId>,
+    pub username: Option<String>,
+    pub device: Option<DeviceId>,
+    /// When the person made the edit, by their device's clock.
+    pub device_time: Option<Timestamp>,
+    /// When the server refused it.
+    pub at: Timestamp,
+    /// The rule it broke, e.g. `field_not_writable: urgency`.
+    pub reason: String,
+    pub resolved: bool,
+    pub resolved_by: Option<UserId>,
+    pub resolved_at: Option<Timestamp>,
+}
+
+/// `POST /v1/work-orders/{id}/reviews/{review_id}/resolve`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ResolveReview {
+    #[serde(default)]
+    pub note: String,
+}
+
+/// One line of `GET /v1/stock`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StockRow {
+    pub location: String,
+    pub part_number: String,
+    /// From the catalogue; empty for a part it does not know.
+    pub part_name: String,
+    /// Folded from the ledger; negative when more was used than was there.
+    pub on_hand: i64,
+    /// The safety level for this part here; 0 where none is set.
+    pub safety: i64,
+    pub state: StockState,
+}
+
+/// How a stock line stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StockState {
+    Ok,
+    BelowSafety,
+    Negative,
+}
+
+/// Answer to `GET /v1/stock`: every part at every location with a movement or a safety level.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StockReport {
+    pub levels: Vec<StockRow>,
+}
+
+/// The kinds of movement a person records through the API; usages come from work orders.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NewMovementKind {
+    Receipt,
+    Transfer,
+    Adjustment,
+}
+
+/// `POST /v1/stock/movements`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewMovement {
+    /// Made by the caller so that a retried request counts once; made by the server if absent.
+    #[serde(default)]
+    pub id: Option<EntryId>,
+    pub kind: NewMovementKind,
+    pub part_number: String,
+    /// Where the parts arrive (receipt), leave from (transfer) or are counted (adjustment).
+    pub location: String,
+    /// The receiving location of a transfer.
+    #[serde(default)]
+    pub to: Option<String>,
+    /// Positive; an adjustment may be negative (not zero).
+    pub quantity: i64,
+}
+
+/// Answer to `GET /v1/stock/movements`: newest first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MovementPage {
+    pub items: Vec<StockMovement>,
+}
+
+/// `PUT /v1/stock/safety`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SafetyUpdate {
+    pub part: String,
+    pub location: String,
+    pub level: i64,
+}
+
+/// Answer to `GET /v1/follow-ups`: calls due now, longest waiting first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FollowUpList {
+    pub items: Vec<DueFollowUp>,
 }
 
 /// Answer to `GET /v1/work-orders`: one page of rows and how many match in total.

@@ -31,6 +31,8 @@ pub enum KpiPeriod {
     /// ISO weeks, Monday to Sunday.
     #[default]
     Week,
+    /// Calendar months.
+    Month,
 }
 
 /// How to group the report. Missing fields take their defaults (ISO weeks, UTC).
@@ -438,8 +440,32 @@ fn period_start(at: i64, options: KpiOptions) -> i64 {
             let days_since_monday = (day_start.div_euclid(DAY_MS) + 3).rem_euclid(7);
             day_start.saturating_sub(days_since_monday * DAY_MS)
         }
+        KpiPeriod::Month => match DateTime::from_timestamp_millis(day_start) {
+            Some(local) => {
+                let day_of_month = i64::from(local.date_naive().day0());
+                day_start.saturating_sub(day_of_month * DAY_MS)
+            }
+            None => day_start,
+        },
     };
     start.saturating_sub(offset)
+}
+
+/// Milliseconds in the calendar month starting at `local_start` (local time, at midnight).
+fn month_length(local_start: i64) -> i64 {
+    let Some(start) = DateTime::from_timestamp_millis(local_start) else {
+        return 30 * DAY_MS;
+    };
+    let date = start.date_naive();
+    let (year, month) = if date.month() == 12 {
+        (date.year() + 1, 1)
+    } else {
+        (date.year(), date.month() + 1)
+    };
+    match chrono::NaiveDate::from_ymd_opt(year, month, 1) {
+        Some(next) => (next - date).num_days() * DAY_MS,
+        None => 30 * DAY_MS,
+    }
 }
 
 fn period_label_and_end(start: i64, options: KpiOptions) -> (String, i64) {
@@ -447,6 +473,7 @@ fn period_label_and_end(start: i64, options: KpiOptions) -> (String, i64) {
     let length = match options.period {
         KpiPeriod::Day => DAY_MS,
         KpiPeriod::Week => 7 * DAY_MS,
+        KpiPeriod::Month => month_length(start.saturating_add(offset)),
     };
     let end = start.saturating_add(length);
     let label = match DateTime::from_timestamp_millis(start.saturating_add(offset)) {
@@ -460,6 +487,7 @@ fn period_label_and_end(start: i64, options: KpiOptions) -> (String, i64) {
                     let week = date.iso_week();
                     format!("{:04}-W{:02}", week.year(), week.week())
                 }
+                KpiPeriod::Month => format!("{:04}-{:02}", date.year(), date.month()),
             }
         }
         None => format!("period starting at {start} ms"),
@@ -1025,5 +1053,33 @@ mod tests {
                 prop_assert!(v >= min - 1e-9 && v <= max + 1e-9);
             }
         }
+    }
+
+    #[test]
+    fn months_are_calendar_months_in_local_time() {
+        let at = |text: &str| Timestamp::parse_rfc3339(text).expect("time").millis();
+        let utc = KpiOptions {
+            period: KpiPeriod::Month,
+            utc_offset_minutes: 0,
+        };
+        let start = period_start(at("2024-02-29T23:00:00Z"), utc);
+        assert_eq!(start, at("2024-02-01T00:00:00Z"));
+        assert_eq!(
+            period_label_and_end(start, utc),
+            ("2024-02".to_owned(), at("2024-03-01T00:00:00Z"))
+        );
+        let december = period_start(at("2023-12-31T12:00:00Z"), utc);
+        assert_eq!(
+            period_label_and_end(december, utc),
+            ("2023-12".to_owned(), at("2024-01-01T00:00:00Z"))
+        );
+        // 23:00 UTC on 31 March is already April at UTC+02:00.
+        let plus_two = KpiOptions {
+            period: KpiPeriod::Month,
+            utc_offset_minutes: 120,
+        };
+        let april = period_start(at("2024-03-31T23:00:00Z"), plus_two);
+        assert_eq!(april, at("2024-03-31T22:00:00Z"));
+        assert_eq!(period_label_and_end(april, plus_two).0, "2024-04");
     }
 }

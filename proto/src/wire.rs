@@ -224,6 +224,9 @@ pub struct ErrorDetail {
     /// Path of the input field that was wrong (`customer.name`, `limit`), when one was.
     #[serde(default)]
     pub field: Option<String>,
+    /// On a conflict over a stale edit: the version the work order is at now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_version: Option<u64>,
 }
 
 impl ErrorBody {
@@ -233,6 +236,7 @@ impl ErrorBody {
                 code,
                 message: message.into(),
                 field: None,
+                current_version: None,
             },
         }
     }

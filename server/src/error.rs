@@ -31,6 +31,13 @@ pub enum Error {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// An edit decided on an older version of a work order that changed since in a way the
+    /// edit would overwrite.
+    #[error("{message}")]
+    Stale {
+        message: String,
+        current_version: u64,
+    },
     #[error("{0}")]
     TooLarge(String),
     /// Uploaded bytes that do not match their hash.
@@ -64,6 +71,7 @@ impl Error {
     pub fn field_name(&self) -> Option<&str> {
         match self {
             Error::InvalidField { field, .. } => Some(field),
+            Error::Stale { .. } => Some("expected_version"),
             _ => None,
         }
     }
@@ -88,6 +96,9 @@ impl Error {
             Error::Forbidden(m) => (StatusCode::FORBIDDEN, ErrorCode::Forbidden, m.clone()),
             Error::NotFound(m) => (StatusCode::NOT_FOUND, ErrorCode::NotFound, m.clone()),
             Error::Conflict(m) => (StatusCode::CONFLICT, ErrorCode::Conflict, m.clone()),
+            Error::Stale { message, .. } => {
+                (StatusCode::CONFLICT, ErrorCode::Conflict, message.clone())
+            }
             Error::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::TooLarge, m.clone()),
             Error::HashMismatch(m) => (
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -149,10 +160,16 @@ impl IntoResponse for Error {
         } else {
             tracing::debug!(%code, %message, "request refused");
         }
-        let body = match self.field_name() {
+        let mut body = match self.field_name() {
             Some(field) => ErrorBody::for_field(code, field, message),
             None => ErrorBody::new(code, message),
         };
+        if let Error::Stale {
+            current_version, ..
+        } = self
+        {
+            body.error.current_version = Some(current_version);
+        }
         let mut response = body_response(status, body);
         if let Error::RateLimited {
             retry_after_secs, ..

@@ -7,10 +7,11 @@ mod data;
 
 use fieldsync_proto::api::TechnicianProfile;
 use fieldsync_proto::{
-    Action, Actor, Asset, Contact, Customer, CustomerId, CustomerTier, DeviceId, HoldReason,
-    Impact, IntakeChannel, LocalChange, Measurement, NewPartUsage, NewRepairRecord, NewWorkOrder,
-    ProblemCategory, Role, ScheduleWindow, Site, Timestamp, Urgency, UserId, WorkOrderDocument,
-    WorkOrderId, WorkOrderSummary,
+    followup_due_at, record_followup, Action, Actor, Asset, Contact, Customer, CustomerId,
+    CustomerTier, DeviceId, EntryId, FollowUp, HoldReason, Impact, IntakeChannel, LocalChange,
+    Measurement, MovementKind, NewFollowUp, NewPartUsage, NewRepairRecord, NewWorkOrder,
+    ProblemCategory, Role, ScheduleWindow, Site, StockMovement, Timestamp, Urgency, UserId,
+    WorkOrderDocument, WorkOrderId,
 };
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -20,7 +21,7 @@ use uuid::Uuid;
 use crate::auth::password;
 use crate::error::Error;
 use crate::state::AppState;
-use crate::storage::{DocumentCommit, NewChange, Part, User, UserRecord};
+use crate::storage::{DocumentCommit, NewChange, Part, SafetyLevel, User, UserRecord};
 
 /// Password of every demo account (unless the admin's is given on the command line).
 pub const DEMO_PASSWORD: &str = "demo";
@@ -504,12 +505,15 @@ fn one_work_order(rng: &mut StdRng, cast: &Cast<'_>) -> Result<DocumentCommit, E
     let wo = doc
         .read_valid(id)
         .map_err(|e| Error::Internal(format!("demo work order is invalid: {e}")))?;
+    let (summary, sla, usages, entries) = DocumentCommit::derived(&wo, now);
     Ok(DocumentCommit {
         doc: id,
         expected: None,
         snapshot: doc.save(),
-        summary: WorkOrderSummary::new(&wo, now),
-        sla: fieldsync_proto::SlaFacts::new(&wo.derive(now).sla, now),
+        summary,
+        sla,
+        usages,
+        entries,
         changes: changes
             .into_iter()
             .map(|c| NewChange {
@@ -522,6 +526,114 @@ fn one_work_order(rng: &mut StdRng, cast: &Cast<'_>) -> Result<DocumentCommit, E
         known_by: None,
         audit: Vec::new(),
     })
+}
+
+/// Follow-up calls already made for about two thirds of the jobs completed more than 48 hours
+/// ago, so that the dashboard has satisfaction and NPS and the follow-up list has the rest.
+fn follow_ups(
+    rng: &mut StdRng,
+    commits: &[DocumentCommit],
+    caller: UserId,
+    now: Timestamp,
+) -> Result<Vec<FollowUp>, Error> {
+    let mut out = Vec::new();
+    for c in commits {
+        let wo = WorkOrderDocument::load(&c.snapshot)
+            .and_then(|d| d.read())
+            .map_err(|e| Error::Internal(format!("demo work order: {e}")))?;
+        let Some(due) = followup_due_at(&wo).filter(|d| *d <= now) else {
+            continue;
+        };
+        if !rng.gen_bool(0.65) {
+            continue;
+        }
+        let happy = wo.completion.as_ref().is_some_and(|c| c.first_time_fix);
+        let satisfaction: u8 = if happy {
+            rng.gen_range(3..=5)
+        } else {
+            rng.gen_range(1..=4)
+        };
+        let nps: u8 = (satisfaction * 2)
+            .saturating_sub(rng.gen_range(0..=2))
+            .min(10);
+        let comment = match satisfaction {
+            5 => "Very quick, friendly technician.",
+            4 => "Fixed, though the visit window was late.",
+            3 => "OK, needed a second call to arrange.",
+            _ => "Problem came back; not happy with the wait.",
+        };
+        let answers = NewFollowUp {
+            satisfaction: Some(satisfaction),
+            nps: Some(nps),
+            comment: comment.to_owned(),
+        };
+        let at = due.plus_minutes(rng.gen_range(30..600)).min(now);
+        let follow_up = record_followup(&wo, answers, caller, at)
+            .map_err(|e| Error::Internal(format!("demo follow-up: {e}")))?;
+        out.push(follow_up);
+    }
+    Ok(out)
+}
+
+/// The stock ledger before the jobs' usages: receipts at the warehouses, transfers to the vans,
+/// a few count corrections; and safety levels from the catalogue (higher at warehouses). Some
+/// vans end up below safety or negative through the jobs' usages, as they would.
+fn stock(rng: &mut StdRng, by: UserId, now: Timestamp) -> (Vec<StockMovement>, Vec<SafetyLevel>) {
+    let (warehouses, vans): (Vec<&str>, Vec<&str>) = data::STOCK_LOCATIONS
+        .iter()
+        .partition(|l| l.starts_with("WH-"));
+    let mut movements = Vec::new();
+    let mut safety = Vec::new();
+    let mut entry = |rng: &mut StdRng,
+                     kind: MovementKind,
+                     part: &str,
+                     location: &str,
+                     quantity: i64,
+                     days_ago: i64| {
+        movements.push(StockMovement {
+            id: EntryId(uuid(rng)),
+            kind,
+            part_number: part.to_owned(),
+            location: location.to_owned(),
+            quantity,
+            at: now.plus_minutes(-days_ago * 24 * 60 - rng.gen_range(0..600)),
+            by,
+        });
+    };
+    for &(part, _, _, _, level) in data::PARTS {
+        for &wh in &warehouses {
+            let quantity = rng.gen_range(8..40);
+            entry(rng, MovementKind::Receipt, part, wh, quantity, 12);
+            safety.push(SafetyLevel {
+                location: wh.to_owned(),
+                part_number: part.to_owned(),
+                level: level * 2,
+            });
+        }
+        for &van in &vans {
+            if !rng.gen_bool(0.4) {
+                continue;
+            }
+            let from = warehouses[rng.gen_range(0..warehouses.len())];
+            let kind = MovementKind::Transfer {
+                from: from.to_owned(),
+                to: van.to_owned(),
+            };
+            let quantity = rng.gen_range(1..=4);
+            entry(rng, kind, part, from, quantity, 6);
+            safety.push(SafetyLevel {
+                location: van.to_owned(),
+                part_number: part.to_owned(),
+                level: (level / 3).max(1),
+            });
+        }
+        if rng.gen_bool(0.15) {
+            let wh = warehouses[rng.gen_range(0..warehouses.len())];
+            let quantity = -rng.gen_range(1..=3);
+            entry(rng, MovementKind::Adjustment, part, wh, quantity, 2);
+        }
+    }
+    (movements, safety)
 }
 
 /// Fills an empty database with the demo. The caller checks that it is empty.
@@ -565,21 +677,33 @@ pub async fn seed(state: &AppState, admin_password: &str) -> Result<SeedReport, 
     storage.upsert_parts(catalogue).await?;
 
     let customer_count = customers.len();
-    let commits = tokio::task::spawn_blocking(move || {
+    let caller = dispatchers[0].user.id;
+    let (commits, follow_ups) = tokio::task::spawn_blocking(move || {
         let cast = Cast {
             dispatchers: &dispatchers,
             technicians: &technicians,
             customers: &customers,
             now,
         };
-        (0..WORK_ORDERS)
+        let commits = (0..WORK_ORDERS)
             .map(|_| one_work_order(&mut rng, &cast))
-            .collect::<Result<Vec<_>, _>>()
+            .collect::<Result<Vec<_>, _>>()?;
+        let follow_ups = follow_ups(&mut rng, &commits, caller, now)?;
+        Ok::<_, Error>((commits, follow_ups))
     })
     .await
     .map_err(Error::internal)??;
     let work_orders = commits.len();
     storage.import(commits).await?;
+    for f in follow_ups {
+        storage.record_follow_up(f).await?;
+    }
+    let mut stock_rng = StdRng::seed_from_u64(SEED ^ 0x570C);
+    let (movements, safety) = stock(&mut stock_rng, admin.user.id, now);
+    storage.record_movements(movements, now).await?;
+    for level in safety {
+        storage.set_safety_level(level).await?;
+    }
     Ok(SeedReport {
         users,
         customers: customer_count,

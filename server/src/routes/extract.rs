@@ -30,10 +30,18 @@ where
             .map_err(|e| {
                 let path = e.path().to_string();
                 let message = e.into_inner().to_string();
-                if path == "." {
-                    Error::InvalidInput(format!("the JSON body does not fit: {message}"))
-                } else {
-                    Error::field(path, message)
+                // A missing field is reported at its parent; name the field itself.
+                let missing = message
+                    .strip_prefix("missing field `")
+                    .and_then(|rest| rest.split('`').next())
+                    .map(str::to_owned);
+                match (path.as_str(), missing.as_deref()) {
+                    (".", Some(name)) => Error::field(name, message),
+                    (".", None) => {
+                        Error::InvalidInput(format!("the JSON body does not fit: {message}"))
+                    }
+                    (parent, Some(name)) => Error::field(format!("{parent}.{name}"), message),
+                    (_, None) => Error::field(path, message),
                 }
             })
     }

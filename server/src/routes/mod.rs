@@ -5,13 +5,17 @@ mod admin;
 mod audit;
 mod blobs;
 mod console;
+mod detail;
 mod dispatch;
 mod extract;
+mod followups;
 mod health;
 mod intake;
+mod kpis;
 mod live;
 mod login;
 mod people;
+mod stock;
 mod sync;
 mod work_orders;
 
@@ -42,6 +46,10 @@ pub fn app(state: AppState) -> Router {
         .merge(work_orders::routes())
         .merge(dispatch::routes())
         .merge(intake::routes())
+        .merge(detail::routes())
+        .merge(stock::routes())
+        .merge(followups::routes())
+        .merge(kpis::routes())
         .merge(people::routes())
         .merge(admin::routes())
         .merge(audit::routes())

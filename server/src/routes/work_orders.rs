@@ -5,18 +5,19 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use fieldsync_proto::api::{AssignRequest, WorkOrderPage, WorkOrderRow};
+use fieldsync_proto::api::{AssignRequest, WorkOrderDetail, WorkOrderPage, WorkOrderRow};
 use fieldsync_proto::{
     board_sla, Action, CustomerTier, NewWorkOrder, Priority, Role, Status, Timestamp, UserId,
-    WorkOrderId, WorkOrderView,
+    WorkOrderId,
 };
 use serde::Deserialize;
 
+use super::detail;
 use super::extract::{work_order_id, JsonBody, QueryParams};
 use crate::auth::AuthUser;
 use crate::error::Error;
 use crate::state::AppState;
-use crate::storage::WorkOrderQuery;
+use crate::storage::{Seq, WorkOrderQuery};
 use crate::sync::edit;
 
 const DEFAULT_LIMIT: u32 = 50;
@@ -57,13 +58,13 @@ async fn create(
     State(state): State<AppState>,
     auth: AuthUser,
     JsonBody(new): JsonBody<NewWorkOrder>,
-) -> Result<(StatusCode, Json<WorkOrderView>), Error> {
+) -> Result<(StatusCode, Json<WorkOrderDetail>), Error> {
     auth.require_office("creating work orders")?;
     if let Some(tech) = new.assignee {
         ensure_technician(&state, "assignee", tech).await?;
     }
     let now = Timestamp::now();
-    let wo = edit::create(
+    let (wo, version) = edit::create(
         state.storage(),
         state.server_actor(),
         &auth.actor(),
@@ -72,7 +73,8 @@ async fn create(
     )
     .await?;
     tracing::info!(number = %wo.number, "work order created");
-    Ok((StatusCode::CREATED, Json(WorkOrderView::new(&wo, now))))
+    let detail = detail::detail(&state, &wo, version, now).await?;
+    Ok((StatusCode::CREATED, Json(detail)))
 }
 
 /// Query parameters of `GET /v1/work-orders`; lists are comma-separated.
@@ -231,7 +233,7 @@ async fn read(
     State(state): State<AppState>,
     auth: AuthUser,
     Path(id): Path<String>,
-) -> Result<Json<WorkOrderView>, Error> {
+) -> Result<Json<WorkOrderDetail>, Error> {
     let id = work_order_id(&id)?;
     let stored = state
         .storage()
@@ -239,12 +241,30 @@ async fn read(
         .await?
         .filter(|s| auth.scope().contains(&s.summary))
         .ok_or_else(|| not_found(&id))?;
-    let doc = fieldsync_proto::WorkOrderDocument::load(&stored.snapshot)
-        .map_err(|e| Error::Internal(format!("work order {}: {e}", stored.summary.number)))?;
-    let wo = doc
-        .read()
-        .map_err(|e| Error::Internal(format!("work order {}: {e}", stored.summary.number)))?;
-    Ok(Json(WorkOrderView::new(&wo, Timestamp::now())))
+    let wo = detail::read_stored(&stored)?;
+    Ok(Json(
+        detail::detail(&state, &wo, stored.version, Timestamp::now()).await?,
+    ))
+}
+
+/// `?expected_version=N` on an action: the version the dispatcher decided on.
+#[derive(Debug, Default, Deserialize)]
+struct VersionParam {
+    expected_version: Option<String>,
+}
+
+impl VersionParam {
+    fn parse(&self) -> Result<Option<u64>, Error> {
+        match self.expected_version.as_deref().map(str::trim) {
+            None | Some("") => Ok(None),
+            Some(text) => text.parse::<u64>().map(Some).map_err(|_| {
+                Error::field(
+                    "expected_version",
+                    format!("'{text}' is not a version number"),
+                )
+            }),
+        }
+    }
 }
 
 async fn perform(
@@ -252,7 +272,8 @@ async fn perform(
     auth: &AuthUser,
     id: &str,
     action: Action,
-) -> Result<Json<WorkOrderView>, Error> {
+    expected: Option<u64>,
+) -> Result<Json<WorkOrderDetail>, Error> {
     let id = work_order_id(id)?;
     if !auth.user.role.is_office() {
         // Technicians work through their devices; the API does not even confirm the id.
@@ -269,40 +290,45 @@ async fn perform(
     }
     let now = Timestamp::now();
     let name = action.name();
-    let wo = edit::act(
+    let (wo, version) = edit::act(
         state.storage(),
         state.server_actor(),
         &auth.actor(),
         id,
         action,
+        expected.map(Seq),
         now,
     )
     .await?;
     let hashes: Vec<_> = wo.attachments.iter().map(|a| a.sha256.clone()).collect();
     crate::sync::push::record_references(state.blobs(), wo.id, &hashes).await;
     tracing::info!(number = %wo.number, action = name, "office edit");
-    Ok(Json(WorkOrderView::new(&wo, now)))
+    Ok(Json(detail::detail(state, &wo, version, now).await?))
 }
 
 async fn assign(
     State(state): State<AppState>,
     auth: AuthUser,
     Path(id): Path<String>,
+    QueryParams(version): QueryParams<VersionParam>,
     JsonBody(req): JsonBody<AssignRequest>,
-) -> Result<Json<WorkOrderView>, Error> {
+) -> Result<Json<WorkOrderDetail>, Error> {
     let action = Action::Assign {
         technician: req.technician,
     };
-    perform(&state, &auth, &id, action).await
+    let expected = req.expected_version.or(version.parse()?);
+    perform(&state, &auth, &id, action, expected).await
 }
 
 async fn act(
     State(state): State<AppState>,
     auth: AuthUser,
     Path(id): Path<String>,
+    QueryParams(version): QueryParams<VersionParam>,
     JsonBody(action): JsonBody<Action>,
-) -> Result<Json<WorkOrderView>, Error> {
-    perform(&state, &auth, &id, action).await
+) -> Result<Json<WorkOrderDetail>, Error> {
+    let expected = version.parse()?;
+    perform(&state, &auth, &id, action, expected).await
 }
 
 #[cfg(test)]

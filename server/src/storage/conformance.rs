@@ -8,14 +8,15 @@ use std::collections::HashMap;
 use fieldsync_proto::api::{AuditKind, TechnicianProfile};
 use fieldsync_proto::wire::{Cursor, PullLimits, UpdatePayload};
 use fieldsync_proto::{
-    ChangeHash, CustomerTier, DeviceId, Priority, ProblemCategory, Role, SlaFacts, Status,
-    Timestamp, UserId, WorkOrderId, WorkOrderSummary,
+    ChangeHash, CustomerTier, DeviceId, EntryId, FollowUp, MovementKind, Priority, ProblemCategory,
+    Role, SlaFacts, Status, StockMovement, Timestamp, UserId, WorkOrderId, WorkOrderSummary,
 };
 
 use super::{
     AuditQuery, CandidateQuery, CommitNotice, CommitOutcome, Delivery, DeliveryRecord,
-    DocumentCommit, ListedWorkOrder, NewAuditEntry, NewChange, NewSession, Part, Scope, Seq,
-    SharedStorage, StorageError, TokenHash, User, UserRecord, WorkOrderQuery,
+    DocumentCommit, ListedWorkOrder, NewAuditEntry, NewChange, NewSession, Part, ReviewResolution,
+    SafetyLevel, Scope, Seq, SharedStorage, StorageError, TokenHash, User, UserRecord,
+    WorkOrderQuery,
 };
 use crate::sync::pull::{pull, PullRequest};
 
@@ -29,6 +30,8 @@ pub async fn run_all(store: SharedStorage) {
     deliveries(store.clone()).await;
     work_order_lists(store.clone()).await;
     technician_load(store.clone()).await;
+    stock_ledger(store.clone()).await;
+    follow_ups_receipts_and_reviews(store.clone()).await;
     import_is_all_or_nothing(store.clone()).await;
     commit_notices(store.clone()).await;
     device_admin(store.clone()).await;
@@ -146,6 +149,8 @@ fn new_doc(id: WorkOrderId, assignee: Option<UserId>, changes: Vec<NewChange>) -
         snapshot: b"snapshot-1".to_vec(),
         summary: summary(id, assignee),
         sla: fieldsync_proto::SlaFacts::default(),
+        usages: Vec::new(),
+        entries: Vec::new(),
         changes,
         origin: None,
         received_at: Timestamp(1_700_000_000_000),
@@ -710,6 +715,225 @@ pub async fn technician_load(store: SharedStorage) {
         .expect("import");
     let load = store.open_jobs_by_technician().await.expect("load");
     assert_eq!((count(&load, a), count(&load, b)), (Some(1), Some(2)));
+}
+
+/// The stock ledger counts each movement id once, whether recorded directly or as a usage of a
+/// committed work order; safety levels are replaced per part and location.
+pub async fn stock_ledger(store: SharedStorage) {
+    let part = unique("PART");
+    let (van, warehouse) = (unique("VAN"), unique("WH"));
+    let by = UserId::new();
+    let mv = |kind: MovementKind, location: &str, quantity: i64, at: i64| StockMovement {
+        id: EntryId::new(),
+        kind,
+        part_number: part.clone(),
+        location: location.to_owned(),
+        quantity,
+        at: Timestamp(at),
+        by,
+    };
+    let receipt = mv(MovementKind::Receipt, &warehouse, 10, 1);
+    let transfer = mv(
+        MovementKind::Transfer {
+            from: warehouse.clone(),
+            to: van.clone(),
+        },
+        &warehouse,
+        4,
+        2,
+    );
+    let adjustment = mv(MovementKind::Adjustment, &warehouse, -1, 3);
+    let added = store
+        .record_movements(
+            vec![receipt.clone(), transfer.clone(), adjustment.clone()],
+            Timestamp(10),
+        )
+        .await
+        .expect("record");
+    assert_eq!(added, 3);
+    let again = store
+        .record_movements(vec![receipt.clone()], Timestamp(11))
+        .await
+        .expect("again");
+    assert_eq!(again, 0, "a movement id counts once");
+
+    // A committed work order's usages land in the ledger once, however often it is saved.
+    let doc = WorkOrderId::new();
+    let usage = mv(MovementKind::Usage { work_order: doc }, &van, 5, 4);
+    let mut c = new_doc(doc, None, vec![change(1)]);
+    c.usages = vec![usage.clone()];
+    let v1 = commit_ok(&store, c).await;
+    let mut c = new_doc(doc, None, vec![change(2)]);
+    c.expected = Some(v1);
+    c.usages = vec![usage.clone()];
+    commit_ok(&store, c).await;
+
+    let ledger: Vec<StockMovement> = store
+        .stock_movements(None)
+        .await
+        .expect("ledger")
+        .into_iter()
+        .filter(|m| m.part_number == part)
+        .collect();
+    assert_eq!(ledger.len(), 4, "{ledger:#?}");
+    for m in [&receipt, &transfer, &adjustment, &usage] {
+        assert!(ledger.contains(m), "{m:?} comes back as recorded");
+    }
+    let stock = fieldsync_proto::derive_stock(&ledger);
+    assert_eq!(stock.get(&(warehouse.clone(), part.clone())), Some(&5));
+    assert_eq!(
+        stock.get(&(van.clone(), part.clone())),
+        Some(&-1),
+        "negative stock stays negative"
+    );
+    let newest = store.stock_movements(Some(1)).await.expect("newest");
+    assert_eq!(newest.len(), 1);
+
+    for level in [3, 7] {
+        store
+            .set_safety_level(SafetyLevel {
+                location: van.clone(),
+                part_number: part.clone(),
+                level,
+            })
+            .await
+            .expect("safety");
+    }
+    let levels: Vec<SafetyLevel> = store
+        .safety_levels()
+        .await
+        .expect("levels")
+        .into_iter()
+        .filter(|l| l.part_number == part)
+        .collect();
+    assert_eq!(
+        levels,
+        vec![SafetyLevel {
+            location: van,
+            part_number: part,
+            level: 7
+        }]
+    );
+}
+
+/// Follow-ups replace per work order; completed jobs without one wait, oldest first; entry
+/// receipts keep the first time; reviews resolve once; reports read documents by creation.
+pub async fn follow_ups_receipts_and_reviews(store: SharedStorage) {
+    let (older, newer, open) = (WorkOrderId::new(), WorkOrderId::new(), WorkOrderId::new());
+    let base = 1_900_000_000_000i64;
+    for (id, resolved, status) in [
+        (older, base, Status::Completed),
+        (newer, base + 1000, Status::Closed),
+        (open, base, Status::InProgress),
+    ] {
+        let mut c = new_doc(id, None, vec![change(1)]);
+        c.summary.status = status;
+        c.summary.created_at = Timestamp(base - 5000);
+        c.sla.resolved_at = Some(Timestamp(resolved));
+        commit_ok(&store, c).await;
+    }
+    let ours = |ids: Vec<WorkOrderId>| -> Vec<WorkOrderId> {
+        ids.into_iter()
+            .filter(|i| [older, newer, open].contains(i))
+            .collect()
+    };
+    let waiting = store
+        .awaiting_follow_up(Timestamp(base + 1000), 10_000)
+        .await
+        .expect("awaiting");
+    assert_eq!(ours(waiting), vec![older, newer]);
+    let waiting = store
+        .awaiting_follow_up(Timestamp(base + 999), 10_000)
+        .await
+        .expect("awaiting");
+    assert_eq!(ours(waiting), vec![older]);
+
+    let by = UserId::new();
+    let mut f = FollowUp {
+        work_order: older,
+        due_at: Timestamp(base + 48 * 3_600_000),
+        satisfaction: Some(4),
+        nps: None,
+        comment: "fine".into(),
+        recorded_by: by,
+        recorded_at: Timestamp(base + 1),
+    };
+    store.record_follow_up(f.clone()).await.expect("record");
+    f.nps = Some(9);
+    f.recorded_at = Timestamp(base + 2);
+    store.record_follow_up(f.clone()).await.expect("again");
+    let stored: Vec<FollowUp> = store
+        .follow_ups()
+        .await
+        .expect("follow-ups")
+        .into_iter()
+        .filter(|x| x.work_order == older)
+        .collect();
+    assert_eq!(stored, vec![f], "recording again replaces");
+    let waiting = store
+        .awaiting_follow_up(Timestamp(base + 1000), 10_000)
+        .await
+        .expect("awaiting");
+    assert_eq!(ours(waiting), vec![newer]);
+
+    let created = store
+        .documents_created(Timestamp(base - 5000), Timestamp(base - 4999), 10_000)
+        .await
+        .expect("created");
+    let mut got: Vec<WorkOrderId> = created
+        .iter()
+        .map(|d| d.id)
+        .filter(|i| [older, newer, open].contains(i))
+        .collect();
+    got.sort();
+    let mut want = vec![older, newer, open];
+    want.sort();
+    assert_eq!(got, want);
+
+    // Entry receipts: the first commit holding an entry records when it arrived.
+    let doc = WorkOrderId::new();
+    let (e1, e2) = (EntryId::new(), EntryId::new());
+    let mut c = new_doc(doc, None, vec![change(1)]);
+    c.entries = vec![e1];
+    c.received_at = Timestamp(100);
+    let v1 = commit_ok(&store, c).await;
+    let mut c = new_doc(doc, None, vec![change(2)]);
+    c.expected = Some(v1);
+    c.entries = vec![e1, e2];
+    c.received_at = Timestamp(200);
+    commit_ok(&store, c).await;
+    let receipts = store.entry_receipts(doc).await.expect("receipts");
+    assert_eq!(
+        receipts,
+        HashMap::from([(e1, Timestamp(100)), (e2, Timestamp(200))])
+    );
+
+    let resolution = ReviewResolution {
+        review_id: "rejected-7".into(),
+        resolved_by: by,
+        resolved_at: Timestamp(5),
+        note: "talked to the technician".into(),
+    };
+    assert!(store
+        .resolve_review(doc, resolution.clone())
+        .await
+        .expect("resolve"));
+    let later = ReviewResolution {
+        resolved_at: Timestamp(6),
+        note: "again".into(),
+        ..resolution.clone()
+    };
+    assert!(!store.resolve_review(doc, later).await.expect("again"));
+    assert_eq!(
+        store.review_resolutions(doc).await.expect("list"),
+        vec![resolution],
+        "the first review stands"
+    );
+    assert!(store
+        .review_resolutions(WorkOrderId::new())
+        .await
+        .expect("none")
+        .is_empty());
 }
 
 pub async fn import_is_all_or_nothing(store: SharedStorage) {

@@ -6,6 +6,7 @@
 //! sends lives in `sync`, so every backend behaves the same; `conformance` checks that.
 
 pub mod conformance;
+mod movement;
 pub mod postgres;
 pub mod sqlite;
 
@@ -15,8 +16,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use fieldsync_proto::api::{AuditEntry, AuditKind, DeviceInfo, TechnicianProfile};
 use fieldsync_proto::{
-    ChangeHash, CustomerTier, DeviceId, Priority, Role, SlaFacts, Status, Timestamp, UserId,
-    WorkOrderId, WorkOrderSummary,
+    ChangeHash, CustomerTier, DeviceId, EntryId, FollowUp, Priority, Role, SlaFacts, Status,
+    StockMovement, Timestamp, UserId, WorkOrderId, WorkOrderSummary,
 };
 
 pub use postgres::PostgresStorage;
@@ -150,6 +151,33 @@ pub struct DocumentCommit {
     /// Audit entries describing this update, written in the same transaction, so that an
     /// acknowledged change is never missing from the audit trail.
     pub audit: Vec<NewAuditEntry>,
+    /// The work order's part usages as stock movements; stored once each (by id) in the ledger.
+    pub usages: Vec<StockMovement>,
+    /// Ids of the entries the document holds (status events, part usages, repair records);
+    /// the first commit holding each one records `received_at` as when the server got it.
+    pub entries: Vec<EntryId>,
+}
+
+impl DocumentCommit {
+    /// The derived parts of a commit of `wo`: its summary, SLA facts, usages and entry ids.
+    pub fn derived(
+        wo: &fieldsync_proto::WorkOrder,
+        now: Timestamp,
+    ) -> (WorkOrderSummary, SlaFacts, Vec<StockMovement>, Vec<EntryId>) {
+        let entries = wo
+            .status_events
+            .iter()
+            .map(|e| e.id)
+            .chain(wo.part_usages.iter().map(|u| u.id))
+            .chain(wo.repair_records.iter().map(|r| r.id))
+            .collect();
+        (
+            WorkOrderSummary::new(wo, now),
+            SlaFacts::new(&wo.derive(now).sla, now),
+            fieldsync_proto::usages_from_work_order(wo),
+            entries,
+        )
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -319,6 +347,23 @@ pub struct AuditQuery {
     pub limit: u32,
 }
 
+/// A safety-stock level for one part at one location.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SafetyLevel {
+    pub location: String,
+    pub part_number: String,
+    pub level: i64,
+}
+
+/// A review item (conflict or rejected edit) a dispatcher marked as reviewed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReviewResolution {
+    pub review_id: String,
+    pub resolved_by: UserId,
+    pub resolved_at: Timestamp,
+    pub note: String,
+}
+
 /// How many notices a slow listener may fall behind before it is told it lagged (and then
 /// simply syncs): bounded, so no listener can hold memory.
 pub const COMMIT_FEED_CAPACITY: usize = 1024;
@@ -421,6 +466,59 @@ pub trait Storage: Send + Sync + 'static {
         device: DeviceId,
         doc: WorkOrderId,
     ) -> Result<Option<Delivery>, StorageError>;
+
+    // Stock ledger.
+    /// Appends movements; one whose id is already in the ledger is skipped. Returns how many
+    /// were new.
+    async fn record_movements(
+        &self,
+        movements: Vec<StockMovement>,
+        recorded_at: Timestamp,
+    ) -> Result<u64, StorageError>;
+    /// Newest recorded first; every movement when `limit` is `None`.
+    async fn stock_movements(&self, limit: Option<u32>)
+        -> Result<Vec<StockMovement>, StorageError>;
+    async fn set_safety_level(&self, level: SafetyLevel) -> Result<(), StorageError>;
+    /// Ordered by location, then part.
+    async fn safety_levels(&self) -> Result<Vec<SafetyLevel>, StorageError>;
+
+    // Follow-ups.
+    /// Stores the follow-up of its work order, replacing an earlier one.
+    async fn record_follow_up(&self, follow_up: FollowUp) -> Result<(), StorageError>;
+    async fn follow_ups(&self) -> Result<Vec<FollowUp>, StorageError>;
+    /// Completed or closed work orders resolved at or before `resolved_by` that have no
+    /// follow-up yet, longest waiting first, at most `limit`.
+    async fn awaiting_follow_up(
+        &self,
+        resolved_by: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<WorkOrderId>, StorageError>;
+
+    // Reading many documents, for reports.
+    /// Documents created in `[from, to)`, at most `limit`, oldest first.
+    async fn documents_created(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<StoredDocument>, StorageError>;
+    /// When the server first received each entry of `doc` it has a record of.
+    async fn entry_receipts(
+        &self,
+        doc: WorkOrderId,
+    ) -> Result<HashMap<EntryId, Timestamp>, StorageError>;
+
+    // Reviews.
+    /// Marks a review item of `doc` reviewed; `false` if it already was (the first stays).
+    async fn resolve_review(
+        &self,
+        doc: WorkOrderId,
+        resolution: ReviewResolution,
+    ) -> Result<bool, StorageError>;
+    async fn review_resolutions(
+        &self,
+        doc: WorkOrderId,
+    ) -> Result<Vec<ReviewResolution>, StorageError>;
 
     // Parts catalogue.
     async fn upsert_parts(&self, parts: Vec<Part>) -> Result<(), StorageError>;

@@ -4,13 +4,13 @@
 use automerge::ActorId;
 use fieldsync_proto::{
     Action, ActionError, Actor, DocumentError, NewWorkOrder, Timestamp, WorkOrder,
-    WorkOrderDocument, WorkOrderId, WorkOrderSummary,
+    WorkOrderDocument, WorkOrderId,
 };
 
 use super::push::audit_accepted;
 use super::MAX_COMMIT_ATTEMPTS;
 use crate::error::Error;
-use crate::storage::{CommitOutcome, DocumentCommit, NewChange, SharedStorage};
+use crate::storage::{CommitOutcome, DocumentCommit, NewChange, Seq, SharedStorage};
 
 pub fn from_document_error(e: DocumentError) -> Error {
     match e {
@@ -28,14 +28,14 @@ pub fn from_document_error(e: DocumentError) -> Error {
     }
 }
 
-/// Creates a work order from an intake; returns it as stored.
+/// Creates a work order from an intake; returns it as stored, with its version.
 pub async fn create(
     storage: &SharedStorage,
     server_actor: &ActorId,
     actor: &Actor,
     new: NewWorkOrder,
     now: Timestamp,
-) -> Result<WorkOrder, Error> {
+) -> Result<(WorkOrder, Seq), Error> {
     let id = WorkOrderId::new();
     let (server_actor, actor) = (server_actor.clone(), *actor);
     let (commit, wo) = tokio::task::spawn_blocking(move || {
@@ -52,12 +52,15 @@ pub async fn create(
             Some(now),
             now,
         );
+        let (summary, sla, usages, entries) = DocumentCommit::derived(&wo, now);
         let commit = DocumentCommit {
             doc: id,
             expected: None,
             snapshot: doc.save(),
-            summary: WorkOrderSummary::new(&wo, now),
-            sla: fieldsync_proto::SlaFacts::new(&wo.derive(now).sla, now),
+            summary,
+            sla,
+            usages,
+            entries,
             changes: vec![NewChange {
                 hash: change.hash,
                 bytes: change.bytes,
@@ -72,22 +75,71 @@ pub async fn create(
     .await
     .map_err(Error::internal)??;
     match storage.commit(commit).await? {
-        CommitOutcome::Committed(_) => Ok(wo),
+        CommitOutcome::Committed(seq) => Ok((wo, seq)),
         CommitOutcome::VersionConflict => Err(Error::Internal(format!(
             "a fresh work order id {id} was already taken"
         ))),
     }
 }
 
-/// Performs one action on a stored work order; returns it as stored afterwards.
+/// Whether an action sets a plain field that a concurrent edit of the same field would lose
+/// (so it must not be applied to a version its author did not see). Actions that append
+/// entries merge with whatever happened meanwhile, and the status fold sorts out the order.
+fn overwrites_plain_fields(action: &Action) -> bool {
+    matches!(
+        action,
+        Action::Assign { .. } | Action::Reschedule { .. } | Action::Classify { .. }
+    )
+}
+
+/// Refuses an overwriting action decided on `expected` when the work order is at `current`,
+/// unless it would change nothing.
+fn check_stale(
+    action: &Action,
+    expected: Option<Seq>,
+    current: Seq,
+    number: &str,
+    wo: &WorkOrder,
+) -> Result<(), Error> {
+    let Some(expected) = expected.filter(|e| *e != current) else {
+        return Ok(());
+    };
+    if !overwrites_plain_fields(action) {
+        return Ok(());
+    }
+    if let Action::Assign { technician } = action {
+        if wo.assignee == Some(*technician) {
+            return Ok(());
+        }
+    }
+    let assignee = match wo.assignee {
+        Some(user) => format!("assigned to user {user}"),
+        None => "unassigned".to_owned(),
+    };
+    Err(Error::Stale {
+        message: format!(
+            "work order {number} changed since version {} you decided on (it is at version {} now: {}, {assignee}); reload it and {} again",
+            expected.0,
+            current.0,
+            wo.status(),
+            action.name()
+        ),
+        current_version: current.0,
+    })
+}
+
+/// Performs one action on a stored work order; returns it as stored afterwards, with its
+/// version. With `expected`, an action that overwrites plain fields is refused if the work
+/// order changed since that version; other actions merge with the changes made meanwhile.
 pub async fn act(
     storage: &SharedStorage,
     server_actor: &ActorId,
     actor: &Actor,
     id: WorkOrderId,
     action: Action,
+    expected: Option<Seq>,
     now: Timestamp,
-) -> Result<WorkOrder, Error> {
+) -> Result<(WorkOrder, Seq), Error> {
     for attempt in 1..=MAX_COMMIT_ATTEMPTS {
         let stored = storage
             .load_document(id)
@@ -104,6 +156,7 @@ pub async fn act(
             })?;
             doc.set_actor(server_actor);
             let before = doc.read().map_err(from_document_error)?;
+            check_stale(&action, expected, version, &stored.summary.number, &before)?;
             let (wo, change) = doc.act(&action, &actor, now).map_err(from_document_error)?;
             let mut audit = Vec::new();
             let detail = format!(
@@ -120,12 +173,15 @@ pub async fn act(
                 Some(now),
                 now,
             );
+            let (summary, sla, usages, entries) = DocumentCommit::derived(&wo, now);
             let commit = DocumentCommit {
                 doc: id,
                 expected: Some(version),
                 snapshot: doc.save(),
-                summary: WorkOrderSummary::new(&wo, now),
-                sla: fieldsync_proto::SlaFacts::new(&wo.derive(now).sla, now),
+                summary,
+                sla,
+                usages,
+                entries,
                 changes: vec![NewChange {
                     hash: change.hash,
                     bytes: change.bytes,
@@ -140,7 +196,7 @@ pub async fn act(
         .await
         .map_err(Error::internal)??;
         match storage.commit(commit).await? {
-            CommitOutcome::Committed(_) => return Ok(wo),
+            CommitOutcome::Committed(seq) => return Ok((wo, seq)),
             CommitOutcome::VersionConflict => {
                 tracing::debug!(%id, attempt, "work order changed during an office edit; redoing it")
             }

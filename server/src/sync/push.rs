@@ -15,7 +15,7 @@ use fieldsync_proto::api::AuditKind;
 use fieldsync_proto::wire::{ChangeBytes, ErrorCode, PushDoc, PushOutcome, PushResult, Rejection};
 use fieldsync_proto::{
     human_number, rules, Actor, BlobHash, DocumentError, Timestamp, WorkOrder, WorkOrderDocument,
-    WorkOrderId, WorkOrderSummary,
+    WorkOrderId,
 };
 
 use super::MAX_COMMIT_ATTEMPTS;
@@ -280,6 +280,7 @@ pub fn plan_push(
         });
     };
     let attachments = wo.attachments.iter().map(|a| a.sha256.clone()).collect();
+    let (summary, sla, usages, entries) = DocumentCommit::derived(&wo, now);
     Ok(PushPlan::Commit {
         attachments,
         new_changes: count(new_changes.len()),
@@ -287,8 +288,10 @@ pub fn plan_push(
             doc: id,
             expected: stored.map(|s| s.version),
             snapshot: doc.save(),
-            summary: WorkOrderSummary::new(&wo, now),
-            sla: fieldsync_proto::SlaFacts::new(&wo.derive(now).sla, now),
+            summary,
+            sla,
+            usages,
+            entries,
             changes: new_changes,
             origin: Some(actor.device),
             received_at: now,
@@ -448,7 +451,7 @@ mod tests {
     use super::*;
     use fieldsync_proto::{
         Action, Asset, Contact, Customer, CustomerTier, DeviceId, Impact, IntakeChannel,
-        NewWorkOrder, ProblemCategory, Role, Site, Urgency, UserId,
+        NewWorkOrder, ProblemCategory, Role, Site, Urgency, UserId, WorkOrderSummary,
     };
 
     fn actor(role: Role) -> Actor {

@@ -60,4 +60,51 @@ async fn demo_data_covers_every_state_and_signs_in() {
         assert_eq!(status, axum::http::StatusCode::OK, "{username}: {body}");
     }
     assert!(demo::login_hint("http://127.0.0.1:8080").contains("--user tech01 --password demo"));
+
+    // The console's stock, follow-up and dashboard pages have something to show.
+    let (_, body) = h
+        .json(
+            axum::http::Method::POST,
+            "/v1/login",
+            None,
+            Some(serde_json::json!({
+                "username": "dispatch1", "password": demo::DEMO_PASSWORD, "device_name": "console"
+            })),
+        )
+        .await;
+    let login: fieldsync_proto::api::LoginResponse =
+        serde_json::from_value(body).expect("login");
+    let (_, stock) = h.get("/v1/stock", &login.token).await;
+    let states: HashSet<&str> = stock["levels"]
+        .as_array()
+        .expect("levels")
+        .iter()
+        .filter_map(|r| r["state"].as_str())
+        .collect();
+    for state in ["ok", "below_safety", "negative"] {
+        assert!(states.contains(state), "no demo stock is {state}");
+    }
+    let (_, ledger) = h.get("/v1/stock/movements?limit=1000", &login.token).await;
+    let kinds: HashSet<String> = ledger["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|m| match &m["kind"] {
+            serde_json::Value::String(word) => word.clone(),
+            other => other
+                .as_object()
+                .and_then(|o| o.keys().next().cloned())
+                .unwrap_or_default(),
+        })
+        .collect();
+    for kind in ["receipt", "transfer", "adjustment", "usage"] {
+        assert!(kinds.contains(kind), "no demo movement is a {kind}: {kinds:?}");
+    }
+    let follow_ups = storage.follow_ups().await.expect("follow-ups");
+    assert!(follow_ups.len() >= 10, "{} follow-ups", follow_ups.len());
+    let (_, due) = h.get("/v1/follow-ups", &login.token).await;
+    assert!(!due["items"].as_array().expect("due").is_empty(), "{due}");
+    let (_, kpis) = h.get("/v1/kpis?period=day", &login.token).await;
+    assert!(kpis["overall"]["satisfaction"]["responses"].as_u64() >= Some(10), "{kpis}");
+    assert!(kpis["overall"]["completed"].as_u64() >= Some(10), "{kpis}");
 }

@@ -8,6 +8,7 @@ mod blobs;
 mod demo;
 mod dispatch;
 mod live;
+mod operations;
 mod postgres;
 mod running;
 mod sync_bad_input;

@@ -241,6 +241,14 @@ pub async fn commit(
         .prepare_cached("SELECT pg_notify($1, $2)")
         .await
         .map_err(db_err)?;
+    let write_receipts = c
+        .prepare_cached(
+            "INSERT INTO entry_receipts (doc, entry, received_at)
+             SELECT $1, e, $2 FROM UNNEST($3::UUID[]) AS e
+             ON CONFLICT (doc, entry) DO NOTHING",
+        )
+        .await
+        .map_err(db_err)?;
     let holder = open_job_holder(&commit.summary);
     let load_moves = holder != previous_holder;
     let load_down = c
@@ -305,6 +313,7 @@ pub async fn commit(
         &resolved_at,
         &paused_at,
     ];
+    let entry_ids: Vec<uuid::Uuid> = commit.entries.iter().map(|e| e.0).collect();
     let previous_holder_id = previous_holder.map(|u| u.0);
     let holder_id = holder.map(|u| u.0);
     let origin = commit.origin.map(|d| d.0);
@@ -376,6 +385,15 @@ pub async fn commit(
             }
             .map_err(db_err)
         },
+        async {
+            if entry_ids.is_empty() {
+                return Ok(0);
+            }
+            c.execute(&write_receipts, &[&doc, &received_at, &entry_ids])
+                .await
+                .map_err(db_err)
+        },
+        super::operations::record_movements(c, &commit.usages, commit.received_at),
     )?;
     if written != 1 {
         return Err(StorageError::Database(format!(

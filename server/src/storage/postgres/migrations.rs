@@ -21,6 +21,10 @@ const MIGRATIONS: &[(u32, &str)] = &[
         3,
         include_str!("../../../migrations/postgres/0003_dispatch.sql"),
     ),
+    (
+        4,
+        include_str!("../../../migrations/postgres/0004_operations.sql"),
+    ),
 ];
 
 /// Version a fully migrated database has.

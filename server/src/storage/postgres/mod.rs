@@ -41,6 +41,7 @@ mod convert;
 mod documents;
 mod feed;
 pub mod migrations;
+mod operations;
 pub mod testing;
 mod users;
 
@@ -54,7 +55,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use fieldsync_proto::api::{AuditEntry, DeviceInfo};
-use fieldsync_proto::{DeviceId, Role, Timestamp, UserId, WorkOrderId};
+use fieldsync_proto::{
+    DeviceId, EntryId, FollowUp, Role, StockMovement, Timestamp, UserId, WorkOrderId,
+};
 use tokio::sync::broadcast;
 use tokio_postgres::config::Host;
 use tokio_postgres::{IsolationLevel, NoTls};
@@ -62,9 +65,9 @@ use tokio_postgres::{IsolationLevel, NoTls};
 use self::convert::{db_err, explain};
 use super::{
     AuditQuery, CandidateQuery, CommitNotice, CommitOutcome, Delivery, DeliveryRecord,
-    DocumentCommit, NewAuditEntry, NewSession, Part, PullCandidate, Seq, Session, Storage,
-    StorageError, StoredDocument, SummaryPage, TokenHash, User, UserRecord, WorkOrderQuery,
-    COMMIT_FEED_CAPACITY,
+    DocumentCommit, NewAuditEntry, NewSession, Part, PullCandidate, ReviewResolution, SafetyLevel,
+    Seq, Session, Storage, StorageError, StoredDocument, SummaryPage, TokenHash, User, UserRecord,
+    WorkOrderQuery, COMMIT_FEED_CAPACITY,
 };
 
 /// Connections each instance keeps at most (plus one that listens). PostgreSQL allows 100 by
@@ -423,5 +426,79 @@ impl Storage for PostgresStorage {
 
     async fn parts(&self) -> Result<Vec<Part>, StorageError> {
         catalogue::all(&self.client().await?).await
+    }
+
+    async fn record_movements(
+        &self,
+        movements: Vec<StockMovement>,
+        recorded_at: Timestamp,
+    ) -> Result<u64, StorageError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db_err)?;
+        let added = operations::record_movements(&tx, &movements, recorded_at).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(added)
+    }
+
+    async fn stock_movements(
+        &self,
+        limit: Option<u32>,
+    ) -> Result<Vec<StockMovement>, StorageError> {
+        operations::movements(&self.client().await?, limit).await
+    }
+
+    async fn set_safety_level(&self, level: SafetyLevel) -> Result<(), StorageError> {
+        operations::set_safety(&self.client().await?, &level).await
+    }
+
+    async fn safety_levels(&self) -> Result<Vec<SafetyLevel>, StorageError> {
+        operations::safety_levels(&self.client().await?).await
+    }
+
+    async fn record_follow_up(&self, follow_up: FollowUp) -> Result<(), StorageError> {
+        operations::record_follow_up(&self.client().await?, &follow_up).await
+    }
+
+    async fn follow_ups(&self) -> Result<Vec<FollowUp>, StorageError> {
+        operations::follow_ups(&self.client().await?).await
+    }
+
+    async fn awaiting_follow_up(
+        &self,
+        resolved_by: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<WorkOrderId>, StorageError> {
+        operations::awaiting_follow_up(&self.client().await?, resolved_by, limit).await
+    }
+
+    async fn documents_created(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<StoredDocument>, StorageError> {
+        operations::documents_created(&self.client().await?, from, to, limit).await
+    }
+
+    async fn entry_receipts(
+        &self,
+        doc: WorkOrderId,
+    ) -> Result<HashMap<EntryId, Timestamp>, StorageError> {
+        operations::entry_receipts(&self.client().await?, doc).await
+    }
+
+    async fn resolve_review(
+        &self,
+        doc: WorkOrderId,
+        resolution: ReviewResolution,
+    ) -> Result<bool, StorageError> {
+        operations::resolve_review(&self.client().await?, doc, &resolution).await
+    }
+
+    async fn review_resolutions(
+        &self,
+        doc: WorkOrderId,
+    ) -> Result<Vec<ReviewResolution>, StorageError> {
+        operations::review_resolutions(&self.client().await?, doc).await
     }
 }

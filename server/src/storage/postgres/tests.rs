@@ -41,6 +41,8 @@ fn create(id: WorkOrderId) -> DocumentCommit {
         snapshot: b"snapshot".to_vec(),
         summary: summary(id),
         sla: fieldsync_proto::SlaFacts::default(),
+        usages: Vec::new(),
+        entries: Vec::new(),
         changes: vec![NewChange {
             hash: ChangeHash(hash),
             bytes: vec![1, 2, 3],

@@ -261,6 +261,8 @@ pub fn commit_noting(
         super::audit::grant(tx, c.doc, assignee, seq)?;
     }
     super::audit::append(tx, &c.audit)?;
+    super::operations::record_movements(tx, &c.usages, c.received_at)?;
+    super::operations::record_receipts(tx, c.doc, &c.entries, c.received_at)?;
     if let Some(device) = c.known_by {
         // Sent "at sequence 0": the device has it whatever its cursor is.
         tx.prepare_cached(

@@ -19,6 +19,10 @@ const MIGRATIONS: &[(u32, &str)] = &[
         3,
         include_str!("../../../migrations/sqlite/0003_dispatch.sql"),
     ),
+    (
+        4,
+        include_str!("../../../migrations/sqlite/0004_operations.sql"),
+    ),
 ];
 
 /// Version a fully migrated database has.

@@ -9,6 +9,7 @@ mod catalogue;
 mod convert;
 mod documents;
 pub mod migrations;
+mod operations;
 mod users;
 
 use std::collections::HashMap;
@@ -18,14 +19,16 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use fieldsync_proto::api::{AuditEntry, DeviceInfo};
-use fieldsync_proto::{DeviceId, Role, Timestamp, UserId, WorkOrderId};
+use fieldsync_proto::{
+    DeviceId, EntryId, FollowUp, Role, StockMovement, Timestamp, UserId, WorkOrderId,
+};
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
 use super::{
     AuditQuery, CandidateQuery, CommitNotice, CommitOutcome, Delivery, DeliveryRecord,
-    DocumentCommit, NewAuditEntry, NewSession, Part, PullCandidate, Seq, Session, Storage,
-    StorageError, StoredDocument, SummaryPage, TokenHash, User, UserRecord, WorkOrderQuery,
-    COMMIT_FEED_CAPACITY,
+    DocumentCommit, NewAuditEntry, NewSession, Part, PullCandidate, ReviewResolution, SafetyLevel,
+    Seq, Session, Storage, StorageError, StoredDocument, SummaryPage, TokenHash, User, UserRecord,
+    WorkOrderQuery, COMMIT_FEED_CAPACITY,
 };
 
 /// Reader connections kept open for reuse; more are opened under load and closed after.
@@ -362,6 +365,84 @@ impl Storage for SqliteStorage {
 
     async fn open_jobs_by_technician(&self) -> Result<HashMap<UserId, u32>, StorageError> {
         self.read(documents::open_jobs_by_technician).await
+    }
+
+    async fn record_movements(
+        &self,
+        movements: Vec<StockMovement>,
+        recorded_at: Timestamp,
+    ) -> Result<u64, StorageError> {
+        self.write(move |tx| operations::record_movements(tx, &movements, recorded_at))
+            .await
+    }
+
+    async fn stock_movements(
+        &self,
+        limit: Option<u32>,
+    ) -> Result<Vec<StockMovement>, StorageError> {
+        self.read(move |tx| operations::movements(tx, limit)).await
+    }
+
+    async fn set_safety_level(&self, level: SafetyLevel) -> Result<(), StorageError> {
+        self.write(move |tx| operations::set_safety(tx, &level))
+            .await
+    }
+
+    async fn safety_levels(&self) -> Result<Vec<SafetyLevel>, StorageError> {
+        self.read(operations::safety_levels).await
+    }
+
+    async fn record_follow_up(&self, follow_up: FollowUp) -> Result<(), StorageError> {
+        self.write(move |tx| operations::record_follow_up(tx, &follow_up))
+            .await
+    }
+
+    async fn follow_ups(&self) -> Result<Vec<FollowUp>, StorageError> {
+        self.read(operations::follow_ups).await
+    }
+
+    async fn awaiting_follow_up(
+        &self,
+        resolved_by: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<WorkOrderId>, StorageError> {
+        self.read(move |tx| operations::awaiting_follow_up(tx, resolved_by, limit))
+            .await
+    }
+
+    async fn documents_created(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<StoredDocument>, StorageError> {
+        self.read(move |tx| operations::documents_created(tx, from, to, limit))
+            .await
+    }
+
+    async fn entry_receipts(
+        &self,
+        doc: WorkOrderId,
+    ) -> Result<HashMap<EntryId, Timestamp>, StorageError> {
+        self.read(move |tx| operations::entry_receipts(tx, doc))
+            .await
+    }
+
+    async fn resolve_review(
+        &self,
+        doc: WorkOrderId,
+        resolution: ReviewResolution,
+    ) -> Result<bool, StorageError> {
+        self.write(move |tx| operations::resolve_review(tx, doc, &resolution))
+            .await
+    }
+
+    async fn review_resolutions(
+        &self,
+        doc: WorkOrderId,
+    ) -> Result<Vec<ReviewResolution>, StorageError> {
+        self.read(move |tx| operations::review_resolutions(tx, doc))
+            .await
     }
 
     async fn max_seq(&self) -> Result<Seq, StorageError> {
