@@ -72,8 +72,7 @@ async fn demo_data_covers_every_state_and_signs_in() {
             })),
         )
         .await;
-    let login: fieldsync_proto::api::LoginResponse =
-        serde_json::from_value(body).expect("login");
+    let login: fieldsync_proto::api::LoginResponse = serde_json::from_value(body).expect("login");
     let (_, stock) = h.get("/v1/stock", &login.token).await;
     let states: HashSet<&str> = stock["levels"]
         .as_array()
@@ -98,13 +97,19 @@ async fn demo_data_covers_every_state_and_signs_in() {
         })
         .collect();
     for kind in ["receipt", "transfer", "adjustment", "usage"] {
-        assert!(kinds.contains(kind), "no demo movement is a {kind}: {kinds:?}");
+        assert!(
+            kinds.contains(kind),
+            "no demo movement is a {kind}: {kinds:?}"
+        );
     }
     let follow_ups = storage.follow_ups().await.expect("follow-ups");
     assert!(follow_ups.len() >= 10, "{} follow-ups", follow_ups.len());
     let (_, due) = h.get("/v1/follow-ups", &login.token).await;
     assert!(!due["items"].as_array().expect("due").is_empty(), "{due}");
     let (_, kpis) = h.get("/v1/kpis?period=day", &login.token).await;
-    assert!(kpis["overall"]["satisfaction"]["responses"].as_u64() >= Some(10), "{kpis}");
+    assert!(
+        kpis["overall"]["satisfaction"]["responses"].as_u64() >= Some(10),
+        "{kpis}"
+    );
     assert!(kpis["overall"]["completed"].as_u64() >= Some(10), "{kpis}");
 }
