@@ -362,7 +362,7 @@ pub fn apply_action(
             device: actor.device,
             added_at: now,
         }),
-        Action::EditNotes { text } => wo.notes.update(text),
+        Action::EditNotes { text } => set_notes(&mut wo.notes, text),
         Action::Complete {
             resolution,
             signed_by,
@@ -420,6 +420,32 @@ pub fn apply_action(
         Action::Close => push_status(wo, Status::Closed, "completed")?,
     }
     check(wo, name)
+}
+
+/// Replaces the notes with `new` as one splice of the part that changed: the common beginning
+/// and end are kept, so concurrent edits elsewhere in the text still merge. (`Text::update`
+/// diffs grapheme by grapheme and made one Automerge splice per character: minutes of work
+/// for a note of a few KB.)
+fn set_notes(notes: &mut autosurgeon::Text, new: &str) {
+    let old = notes.as_str();
+    let prefix: usize = old
+        .chars()
+        .zip(new.chars())
+        .take_while(|(a, b)| a == b)
+        .map(|(a, _)| a.len_utf8())
+        .sum();
+    let suffix: usize = old[prefix..]
+        .chars()
+        .rev()
+        .zip(new[prefix..].chars().rev())
+        .take_while(|(a, b)| a == b)
+        .map(|(a, _)| a.len_utf8())
+        .sum();
+    let delete = old.len() - prefix - suffix;
+    let insert = new[prefix..new.len() - suffix].to_owned();
+    if delete > 0 || !insert.is_empty() {
+        notes.splice(prefix, delete as isize, insert);
+    }
 }
 
 #[cfg(test)]

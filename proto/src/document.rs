@@ -1,7 +1,7 @@
 //! One work order as an Automerge document: load and save, typed reads, actions turned into
 //! Automerge changes, and remote changes merged in. Pure: no I/O, no clock of its own.
 
-use automerge::{ActorId, AutoCommit, Change, ChangeHash, ReadDoc};
+use automerge::{ActorId, AutoCommit, Change, ChangeHash, LoadOptions, ReadDoc, TextEncoding};
 
 use crate::actions::{
     apply_action, create_work_order, Action, ActionError, Actor, NewWorkOrder, Violations,
@@ -37,6 +37,11 @@ pub enum DocumentError {
     #[error(transparent)]
     Action(#[from] ActionError),
 }
+
+/// How text positions are counted. `autosurgeon::Text` splices at UTF-8 byte offsets, so
+/// Automerge must count the same way: counted in code points (Automerge's default), an edit
+/// of notes holding "ü" or "ß" landed in the wrong place or was refused as out of bounds.
+const TEXT_ENCODING: TextEncoding = TextEncoding::Utf8CodeUnit;
 
 /// Automerge actor of a device: its id's bytes, so every change names the device that made it.
 pub fn actor_for(device: DeviceId) -> ActorId {
@@ -77,7 +82,8 @@ impl WorkOrderDocument {
         now: Timestamp,
     ) -> Result<(Self, WorkOrder, LocalChange), DocumentError> {
         let wo = create_work_order(id, new, actor, now)?;
-        let mut doc = AutoCommit::new().with_actor(actor_for(actor.device));
+        let mut doc =
+            AutoCommit::new_with_encoding(TEXT_ENCODING).with_actor(actor_for(actor.device));
         autosurgeon::reconcile(&mut doc, &wo).map_err(|e| DocumentError::Schema(e.to_string()))?;
         let mut this = Self {
             doc,
@@ -97,7 +103,7 @@ impl WorkOrderDocument {
         now: Timestamp,
     ) -> Result<(Self, WorkOrder, LocalChange), DocumentError> {
         let wo = create_work_order(id, new, actor, now)?;
-        let mut doc = AutoCommit::new().with_actor(automerge_actor);
+        let mut doc = AutoCommit::new_with_encoding(TEXT_ENCODING).with_actor(automerge_actor);
         autosurgeon::reconcile(&mut doc, &wo).map_err(|e| DocumentError::Schema(e.to_string()))?;
         let mut this = Self {
             doc,
@@ -109,7 +115,9 @@ impl WorkOrderDocument {
 
     /// Loads a document from a full save, or from concatenated saves and changes.
     pub fn load(bytes: &[u8]) -> Result<Self, DocumentError> {
-        let doc = AutoCommit::load(bytes).map_err(|e| DocumentError::Corrupt(e.to_string()))?;
+        let doc =
+            AutoCommit::load_with_options(bytes, LoadOptions::new().text_encoding(TEXT_ENCODING))
+                .map_err(|e| DocumentError::Corrupt(e.to_string()))?;
         Ok(Self {
             doc,
             pinned_actor: false,
@@ -120,7 +128,7 @@ impl WorkOrderDocument {
     pub fn load_chunks<'a>(
         chunks: impl IntoIterator<Item = &'a [u8]>,
     ) -> Result<Self, DocumentError> {
-        let mut doc = AutoCommit::new();
+        let mut doc = AutoCommit::new_with_encoding(TEXT_ENCODING);
         for chunk in chunks {
             doc.load_incremental(chunk)
                 .map_err(|e| DocumentError::Corrupt(e.to_string()))?;
@@ -338,6 +346,67 @@ mod tests {
             schedule: None,
             assignee: Some(assignee),
         }
+    }
+
+    #[test]
+    fn notes_with_umlauts_edit_and_merge_in_the_right_place() {
+        let office = Actor {
+            user: UserId::new(),
+            role: Role::Dispatcher,
+            device: DeviceId::new(),
+        };
+        let tech = Actor {
+            user: UserId::new(),
+            role: Role::Technician,
+            device: DeviceId::new(),
+        };
+        let phone = Actor {
+            device: DeviceId::new(),
+            ..tech
+        };
+        let now = Timestamp(1_700_000_000_000);
+        let (mut a, _, _) =
+            WorkOrderDocument::create(WorkOrderId::new(), intake(tech.user), &office, now)
+                .expect("create");
+        let notes = |text: &str| Action::EditNotes { text: text.into() };
+        // Refused as "index 4 is out of bounds" before: ü and ß are two bytes each.
+        a.act(&notes("Grüße: Öfen prüfen"), &tech, now)
+            .expect("umlauts");
+        let mut b = WorkOrderDocument::load(&a.save()).expect("load");
+        a.act(&notes("Grüße: beide Öfen prüfen"), &tech, now)
+            .expect("insert in the middle");
+        b.act(&notes("Grüße: Öfen prüfen, Dichtung tauschen"), &phone, now)
+            .expect("append");
+        a.merge_bytes(&b.save()).expect("merge");
+        assert_eq!(
+            a.read().expect("read").notes.as_str(),
+            "Grüße: beide Öfen prüfen, Dichtung tauschen"
+        );
+    }
+
+    #[test]
+    fn a_long_note_is_written_in_one_splice() {
+        let office = Actor {
+            user: UserId::new(),
+            role: Role::Dispatcher,
+            device: DeviceId::new(),
+        };
+        let tech = Actor {
+            user: UserId::new(),
+            role: Role::Technician,
+            device: DeviceId::new(),
+        };
+        let now = Timestamp(1_700_000_000_000);
+        let (mut doc, _, _) =
+            WorkOrderDocument::create(WorkOrderId::new(), intake(tech.user), &office, now)
+                .expect("create");
+        let text = "Kessel entkalkt. ".repeat(3_000);
+        doc.act(&Action::EditNotes { text: text.clone() }, &tech, now)
+            .expect("a 51 KB note");
+        // Character by character this was millions of operations' work (minutes); one
+        // splice is one operation per character, in one change.
+        assert_eq!(doc.read().expect("read").notes.as_str(), text);
+        assert!(doc.change_count() <= 2);
     }
 
     #[test]
