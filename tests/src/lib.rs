@@ -2,6 +2,7 @@
 //! throw-away database, devices with their own stores in temporary directories, and realistic
 //! intake data.
 
+pub mod bench;
 pub mod fault_proxy;
 pub mod fuzz_bodies;
 pub mod inspect;
@@ -171,8 +172,15 @@ pub struct Device {
 
 impl Device {
     pub async fn login(server_url: &str, username: &str) -> Device {
-        let dir = TempDir::new().expect("temp dir");
-        let client = Client::open(dir.path()).expect("store opens");
+        Self::try_login(server_url, username)
+            .await
+            .expect("device logs in")
+    }
+
+    /// `login`, returning failures instead of panicking (for the benchmarks).
+    pub async fn try_login(server_url: &str, username: &str) -> anyhow::Result<Device> {
+        let dir = TempDir::new()?;
+        let client = Client::open(dir.path())?;
         client
             .login(
                 server_url,
@@ -180,9 +188,8 @@ impl Device {
                 PASSWORD,
                 &format!("{username}'s tablet"),
             )
-            .await
-            .expect("login");
-        Device { client, dir }
+            .await?;
+        Ok(Device { client, dir })
     }
 
     /// Where this device keeps its store, to reopen it after a "crash".

@@ -1,0 +1,306 @@
+//! Many devices against one server, speaking the sync protocol directly (a simulated device
+//! keeps its documents in memory instead of a store, so that hundreds fit in the harness):
+//! sustained small-edit syncs, and the server's memory while devices sync a big database.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use fieldsync_proto::wire::{
+    self, ChangeBytes, Cursor, PullLimits, PushDoc, PushOutcome, SyncRequest, SyncResponse,
+    UpdatePayload,
+};
+use fieldsync_proto::{
+    Action, Actor, DeviceId, NewPartUsage, Role, Status, Timestamp, UserId, WorkOrderDocument,
+    WorkOrderId,
+};
+use tokio::sync::Mutex;
+
+use super::measure::{ms, percentile};
+use super::server::{staff, Seed};
+use super::{Figure, Outcome, Sizes, Unit};
+
+/// The pull limits of the real client (`client-core`'s sync request).
+const PULL_LIMITS: PullLimits = PullLimits {
+    max_docs: 200,
+    max_bytes: 4 * 1024 * 1024,
+};
+
+/// A device speaking the wire protocol.
+pub struct SimDevice {
+    http: reqwest::Client,
+    url: String,
+    token: String,
+    actor: Actor,
+    cursor: Cursor,
+    /// Kept only when the device edits (a device of the memory scenario just counts).
+    keep: bool,
+    docs: Vec<(WorkOrderId, WorkOrderDocument)>,
+    /// Index in `docs` of the job this device edits.
+    job: Option<usize>,
+    pub received: usize,
+}
+
+impl SimDevice {
+    pub fn new(
+        http: reqwest::Client,
+        url: String,
+        token: String,
+        user: UserId,
+        device: DeviceId,
+        keep: bool,
+    ) -> SimDevice {
+        SimDevice {
+            http,
+            url,
+            token,
+            actor: Actor {
+                user,
+                role: Role::Technician,
+                device,
+            },
+            cursor: Cursor(0),
+            keep,
+            docs: Vec::new(),
+            job: None,
+            received: 0,
+        }
+    }
+
+    async fn round(&mut self, push: Vec<PushDoc>) -> anyhow::Result<SyncResponse> {
+        let request = SyncRequest {
+            cursor: self.cursor,
+            push,
+            resync: Vec::new(),
+            limits: PULL_LIMITS,
+        };
+        let resp = self
+            .http
+            .post(format!("{}{}", self.url, wire::SYNC_PATH))
+            .bearer_auth(&self.token)
+            .header(reqwest::header::CONTENT_TYPE, wire::CONTENT_TYPE)
+            .body(wire::encode(&request))
+            .send()
+            .await?;
+        let status = resp.status();
+        let body = resp.bytes().await?;
+        anyhow::ensure!(
+            status.is_success(),
+            "sync answered {status}: {}",
+            String::from_utf8_lossy(&body[..body.len().min(300)])
+        );
+        let answer: SyncResponse = wire::decode(&body)?;
+        for update in &answer.updates {
+            self.received += 1;
+            if !self.keep {
+                continue;
+            }
+            match &update.payload {
+                UpdatePayload::Snapshot(bytes) => {
+                    let doc = WorkOrderDocument::load(bytes)?;
+                    self.job = None;
+                    self.docs.retain(|(id, _)| *id != update.doc);
+                    self.docs.push((update.doc, doc));
+                }
+                UpdatePayload::Changes(changes) => {
+                    if let Some((_, doc)) = self.docs.iter_mut().find(|(id, _)| *id == update.doc) {
+                        doc.apply_changes(changes)?;
+                    }
+                }
+                UpdatePayload::Removed => {
+                    self.job = None;
+                    self.docs.retain(|(id, _)| *id != update.doc);
+                }
+            }
+        }
+        self.cursor = answer.cursor;
+        Ok(answer)
+    }
+
+    /// Pulls until caught up.
+    pub async fn pull_all(&mut self) -> anyhow::Result<()> {
+        for _ in 0..10_000 {
+            if !self.round(Vec::new()).await?.more {
+                return Ok(());
+            }
+        }
+        anyhow::bail!("the pull did not end")
+    }
+
+    /// Records a part usage on a job in progress and syncs it: one round trip.
+    pub async fn edit_and_sync(&mut self, n: usize) -> anyhow::Result<()> {
+        let actor = self.actor;
+        if self.job.is_none() {
+            self.job = self
+                .docs
+                .iter()
+                .position(|(_, d)| d.read().is_ok_and(|w| w.status() == Status::InProgress));
+        }
+        let (id, doc) = self
+            .job
+            .and_then(|j| self.docs.get_mut(j))
+            .ok_or_else(|| anyhow::anyhow!("the device has no job in progress"))?;
+        let id = *id;
+        let (_, change) = doc
+            .act(
+                &Action::RecordPartUsage(NewPartUsage {
+                    part_number: format!("FUSE-{n}"),
+                    quantity: 1,
+                    source_location: "VAN-07".into(),
+                    serial: None,
+                    refurbished: false,
+                }),
+                &actor,
+                Timestamp::now(),
+            )
+            .map_err(|e| anyhow::anyhow!("edit failed: {e}"))?;
+        let answer = self
+            .round(vec![PushDoc {
+                doc: id,
+                changes: vec![ChangeBytes(change.bytes)],
+            }])
+            .await?;
+        match answer.results.first().map(|r| &r.outcome) {
+            Some(PushOutcome::Accepted { .. }) => Ok(()),
+            other => anyhow::bail!("the push was not accepted: {other:?}"),
+        }
+    }
+}
+
+/// `sync_throughput`: every device syncs a small edit four times a second (2,000 syncs/s
+/// offered by 500 devices); the figures are the syncs completed per second and their p99.
+pub async fn sync_throughput(sizes: &Sizes) -> anyhow::Result<Outcome> {
+    let devices = sizes.throughput_devices;
+    let seed = Seed::new().await?;
+    let people = staff(&seed, devices).await?;
+    // Two jobs each: at least one of them is in progress.
+    seed.work_orders(2 * devices, people.dispatcher, &people.technicians)
+        .await?;
+    let mut sessions = Vec::with_capacity(devices);
+    for (i, tech) in people.technicians.iter().enumerate() {
+        sessions.push((*tech, seed.session(*tech, &format!("tablet {i}")).await?));
+    }
+    let server = seed.start().await?;
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(devices)
+        .build()?;
+    let mut sims = Vec::with_capacity(devices);
+    for (user, (device, token)) in sessions {
+        let mut sim = SimDevice::new(http.clone(), server.url(), token, user, device, true);
+        sim.pull_all().await?;
+        sims.push(sim);
+    }
+
+    // 4 syncs per second per device: 2,000/s for 500 devices.
+    let interval = Duration::from_millis(250);
+    let run_for = Duration::from_secs_f64(sizes.throughput_seconds);
+    let latencies = Arc::new(Mutex::new(Vec::new()));
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(devices);
+    for (d, mut sim) in sims.into_iter().enumerate() {
+        let latencies = latencies.clone();
+        tasks.push(tokio::spawn(async move {
+            let offset = interval.mul_f64(d as f64 / devices as f64);
+            let mut next = tokio::time::Instant::now() + offset;
+            let mut mine = Vec::new();
+            let mut n = 0;
+            while started.elapsed() < run_for {
+                tokio::time::sleep_until(next).await;
+                next += interval;
+                let t = Instant::now();
+                sim.edit_and_sync(n).await?;
+                mine.push(t.elapsed());
+                n += 1;
+            }
+            latencies.lock().await.extend(mine);
+            Ok::<_, anyhow::Error>(())
+        }));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    let elapsed = started.elapsed();
+    let mut samples = std::mem::take(&mut *latencies.lock().await);
+    let rate = samples.len() as f64 / elapsed.as_secs_f64();
+    let p50 = percentile(&mut samples, 0.5);
+    let p99 = percentile(&mut samples, 0.99);
+    let offered = devices as f64 / interval.as_secs_f64();
+    let note = format!(
+        "{devices} devices, {offered:.0}/s offered for {:.0} s, p50 {:.1} ms",
+        elapsed.as_secs_f64(),
+        ms(p50)
+    );
+    // In quick mode fewer devices offer less: the target scales with the offered load.
+    let target = if sizes.quick { offered } else { 2000.0 };
+    Ok(Outcome::Figures(vec![
+        Figure::new(
+            "sync_throughput",
+            rate,
+            Unit::PerSecond,
+            target,
+            note.clone(),
+        ),
+        Figure::new("sync_throughput_p99", ms(p99), Unit::Ms, 100.0, note),
+    ]))
+}
+
+/// `server_rss_100k`: the server's peak memory while devices make their first sync of their
+/// share of a big database, then an edit each.
+pub async fn server_rss(sizes: &Sizes) -> anyhow::Result<Outcome> {
+    let devices = sizes.server_devices;
+    let seed = Seed::new().await?;
+    let people = staff(&seed, devices).await?;
+    let started = Instant::now();
+    seed.work_orders(sizes.server_docs, people.dispatcher, &people.technicians)
+        .await?;
+    eprintln!(
+        "  seeded {} work orders in {:.1} s",
+        sizes.server_docs,
+        started.elapsed().as_secs_f64()
+    );
+    let mut sessions = Vec::with_capacity(devices);
+    for (i, tech) in people.technicians.iter().enumerate() {
+        sessions.push((*tech, seed.session(*tech, &format!("tablet {i}")).await?));
+    }
+    let server = seed.start().await?;
+    let before = server.memory()?;
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(devices)
+        .build()?;
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(devices);
+    for (user, (device, token)) in sessions {
+        let mut sim = SimDevice::new(http.clone(), server.url(), token, user, device, false);
+        tasks.push(tokio::spawn(async move {
+            sim.pull_all().await?;
+            Ok::<_, anyhow::Error>(sim.received)
+        }));
+    }
+    let mut peak_seen: f64 = 0.0;
+    let mut received = 0;
+    for task in tasks {
+        while !task.is_finished() {
+            peak_seen = peak_seen.max(server.memory()?.rss_mb);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        received += task.await??;
+    }
+    let took = started.elapsed();
+    let after = server.memory()?;
+    anyhow::ensure!(
+        received == sizes.server_docs,
+        "the devices received {received} work orders, not {}",
+        sizes.server_docs
+    );
+    Ok(Outcome::Figures(vec![Figure::new(
+        "server_rss_100k",
+        after.peak_mb.max(peak_seen),
+        Unit::Megabytes,
+        300.0,
+        format!(
+            "peak RSS; {devices} devices pulled {} work orders in {:.1} s; {:.0} MB before",
+            sizes.server_docs,
+            took.as_secs_f64(),
+            before.rss_mb
+        ),
+    )]))
+}
