@@ -180,7 +180,7 @@ pub fn work_order(
     actions.extend((0..3).map(|k| part(i, k)));
     actions.extend((0..2).map(repair));
     actions.push(Action::EditNotes { text: NOTES.into() });
-    if i % 3 == 0 {
+    if i.is_multiple_of(3) {
         actions.push(Action::Complete {
             resolution: "Thermostat replaced, heating cycle verified with the customer.".into(),
             signed_by: Some("Ines Roth".into()),
@@ -266,6 +266,7 @@ impl Copier {
             expected: None,
             snapshot: doc.save(),
             summary: WorkOrderSummary::new(&wo, now),
+            sla: fieldsync_proto::SlaFacts::new(&wo.derive(now).sla, now),
             changes,
             origin: None,
             received_at: now,

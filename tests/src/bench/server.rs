@@ -92,7 +92,7 @@ impl Seed {
                         region: regions[index % 4].into(),
                         latitude: 53.4 + (index % 50) as f64 * 0.01,
                         longitude: 9.8 + (index % 37) as f64 * 0.01,
-                        senior: index % 3 == 0,
+                        senior: index.is_multiple_of(3),
                     },
                 },
                 password_hash: self.password_hash.clone(),
@@ -239,6 +239,10 @@ fn locate_or_build() -> anyhow::Result<PathBuf> {
     ]);
     if release {
         build.arg("--release");
+    }
+    // Into the target directory this harness was built in, wherever the caller's points.
+    if let Some(target) = dir.parent() {
+        build.arg("--target-dir").arg(target);
     }
     eprintln!(
         "building fieldsync-server ({})",
