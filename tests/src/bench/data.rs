@@ -10,7 +10,7 @@ use fieldsync_proto::{
     human_number, Action, Actor, Asset, Contact, Customer, CustomerId, CustomerTier, DeviceId,
     Impact, IntakeChannel, Measurement, NewPartUsage, NewRepairRecord, NewWorkOrder,
     ProblemCategory, Role, ScheduleWindow, Site, Timestamp, Urgency, UserId, WorkOrder,
-    WorkOrderDocument, WorkOrderId, WorkOrderSummary,
+    WorkOrderDocument, WorkOrderId,
 };
 use fieldsync_server::storage::{DocumentCommit, NewChange};
 
@@ -261,12 +261,15 @@ impl Copier {
         let mut wo = template.wo.clone();
         wo.id = id;
         wo.number = number;
+        let (summary, sla, usages, entries) = DocumentCommit::derived(&wo, now);
         Ok(DocumentCommit {
             doc: id,
             expected: None,
             snapshot: doc.save(),
-            summary: WorkOrderSummary::new(&wo, now),
-            sla: fieldsync_proto::SlaFacts::new(&wo.derive(now).sla, now),
+            summary,
+            sla,
+            usages,
+            entries,
             changes,
             origin: None,
             received_at: now,
