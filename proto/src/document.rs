@@ -323,6 +323,15 @@ mod tests {
     use crate::status::Status;
     use crate::work_order::{Asset, Contact, Customer, Site};
 
+    /// A person on a device of their own.
+    fn someone(role: Role) -> Actor {
+        Actor {
+            user: UserId::new(),
+            role,
+            device: DeviceId::new(),
+        }
+    }
+
     fn intake(assignee: UserId) -> NewWorkOrder {
         NewWorkOrder {
             channel: IntakeChannel::Phone,
@@ -350,16 +359,8 @@ mod tests {
 
     #[test]
     fn notes_with_umlauts_edit_and_merge_in_the_right_place() {
-        let office = Actor {
-            user: UserId::new(),
-            role: Role::Dispatcher,
-            device: DeviceId::new(),
-        };
-        let tech = Actor {
-            user: UserId::new(),
-            role: Role::Technician,
-            device: DeviceId::new(),
-        };
+        let office = someone(Role::Dispatcher);
+        let tech = someone(Role::Technician);
         let phone = Actor {
             device: DeviceId::new(),
             ..tech
@@ -386,16 +387,8 @@ mod tests {
 
     #[test]
     fn a_long_note_is_written_in_one_splice() {
-        let office = Actor {
-            user: UserId::new(),
-            role: Role::Dispatcher,
-            device: DeviceId::new(),
-        };
-        let tech = Actor {
-            user: UserId::new(),
-            role: Role::Technician,
-            device: DeviceId::new(),
-        };
+        let office = someone(Role::Dispatcher);
+        let tech = someone(Role::Technician);
         let now = Timestamp(1_700_000_000_000);
         let (mut doc, _, _) =
             WorkOrderDocument::create(WorkOrderId::new(), intake(tech.user), &office, now)
@@ -411,16 +404,8 @@ mod tests {
 
     #[test]
     fn a_change_with_any_one_byte_flipped_is_refused_or_merged_never_a_panic() {
-        let tech = Actor {
-            user: UserId::new(),
-            role: Role::Technician,
-            device: DeviceId::new(),
-        };
-        let office = Actor {
-            user: UserId::new(),
-            role: Role::Dispatcher,
-            device: DeviceId::new(),
-        };
+        let tech = someone(Role::Technician);
+        let office = someone(Role::Dispatcher);
         let now = Timestamp(1_700_000_000_000);
         let (mut doc, _, _) =
             WorkOrderDocument::create(WorkOrderId::new(), intake(tech.user), &office, now)
@@ -440,16 +425,8 @@ mod tests {
 
     #[test]
     fn concurrent_appends_and_field_edits_merge() {
-        let tech = Actor {
-            user: UserId::new(),
-            role: Role::Technician,
-            device: DeviceId::new(),
-        };
-        let office = Actor {
-            user: UserId::new(),
-            role: Role::Dispatcher,
-            device: DeviceId::new(),
-        };
+        let tech = someone(Role::Technician);
+        let office = someone(Role::Dispatcher);
         let now = Timestamp(1_700_000_000_000);
         let id = WorkOrderId::new();
         let (mut a, _, _) =
@@ -493,11 +470,7 @@ mod tests {
 
     #[test]
     fn pinned_actor_is_kept_for_actions() {
-        let office = Actor {
-            user: UserId::new(),
-            role: Role::Dispatcher,
-            device: DeviceId::new(),
-        };
+        let office = someone(Role::Dispatcher);
         let now = Timestamp(1_700_000_000_000);
         let server = ActorId::random();
         let actor_of = |change: LocalChange| {
@@ -535,11 +508,7 @@ mod tests {
 
     #[test]
     fn an_action_that_changes_nothing_says_so() {
-        let office = Actor {
-            user: UserId::new(),
-            role: Role::Dispatcher,
-            device: DeviceId::new(),
-        };
+        let office = someone(Role::Dispatcher);
         let now = Timestamp(1_700_000_000_000);
         let (mut doc, _, _) =
             WorkOrderDocument::create(WorkOrderId::new(), intake(UserId::new()), &office, now)

@@ -505,27 +505,14 @@ fn one_work_order(rng: &mut StdRng, cast: &Cast<'_>) -> Result<DocumentCommit, E
     let wo = doc
         .read_valid(id)
         .map_err(|e| Error::Internal(format!("demo work order is invalid: {e}")))?;
-    let (summary, sla, usages, entries) = DocumentCommit::derived(&wo, now);
-    Ok(DocumentCommit {
-        doc: id,
-        expected: None,
-        snapshot: doc.save(),
-        summary,
-        sla,
-        usages,
-        entries,
-        changes: changes
-            .into_iter()
-            .map(|c| NewChange {
-                hash: c.hash,
-                bytes: c.bytes,
-            })
-            .collect(),
-        origin: None,
-        received_at: now,
-        known_by: None,
-        audit: Vec::new(),
-    })
+    let changes = changes
+        .into_iter()
+        .map(|c| NewChange {
+            hash: c.hash,
+            bytes: c.bytes,
+        })
+        .collect();
+    Ok(DocumentCommit::new_import(&wo, doc.save(), changes, now))
 }
 
 /// Follow-up calls already made for about two thirds of the jobs completed more than 48 hours

@@ -178,6 +178,31 @@ impl DocumentCommit {
             entries,
         )
     }
+
+    /// A new document the server itself stores (demo data, imports, seeding): no expected
+    /// version, no sending device, nothing to audit.
+    pub fn new_import(
+        wo: &fieldsync_proto::WorkOrder,
+        snapshot: Vec<u8>,
+        changes: Vec<NewChange>,
+        now: Timestamp,
+    ) -> Self {
+        let (summary, sla, usages, entries) = Self::derived(wo, now);
+        DocumentCommit {
+            doc: wo.id,
+            expected: None,
+            snapshot,
+            summary,
+            sla,
+            usages,
+            entries,
+            changes,
+            origin: None,
+            received_at: now,
+            known_by: None,
+            audit: Vec::new(),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -428,29 +428,21 @@ async fn import_completed(
     }
     let wo = doc.read().expect("read");
     let now = Timestamp::now();
-    let (summary, sla, usages, entries) = DocumentCommit::derived(&wo, now);
+    let changes = changes
+        .into_iter()
+        .map(|c| NewChange {
+            hash: c.hash,
+            bytes: c.bytes,
+        })
+        .collect();
     h.state
         .storage()
-        .import(vec![DocumentCommit {
-            doc: id,
-            expected: None,
-            snapshot: doc.save(),
-            summary,
-            sla,
-            usages,
-            entries,
-            changes: changes
-                .into_iter()
-                .map(|c| NewChange {
-                    hash: c.hash,
-                    bytes: c.bytes,
-                })
-                .collect(),
-            origin: None,
-            received_at: now,
-            known_by: None,
-            audit: Vec::new(),
-        }])
+        .import(vec![DocumentCommit::new_import(
+            &wo,
+            doc.save(),
+            changes,
+            now,
+        )])
         .await
         .expect("import");
     id

@@ -261,20 +261,6 @@ impl Copier {
         let mut wo = template.wo.clone();
         wo.id = id;
         wo.number = number;
-        let (summary, sla, usages, entries) = DocumentCommit::derived(&wo, now);
-        Ok(DocumentCommit {
-            doc: id,
-            expected: None,
-            snapshot: doc.save(),
-            summary,
-            sla,
-            usages,
-            entries,
-            changes,
-            origin: None,
-            received_at: now,
-            known_by: None,
-            audit: Vec::new(),
-        })
+        Ok(DocumentCommit::new_import(&wo, doc.save(), changes, now))
     }
 }
