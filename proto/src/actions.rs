@@ -26,6 +26,7 @@ pub struct Actor {
 
 /// What the office enters at intake.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewWorkOrder {
     pub channel: IntakeChannel,
     pub customer: Customer,
@@ -41,6 +42,7 @@ pub struct NewWorkOrder {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewPartUsage {
     pub part_number: String,
     pub quantity: i64,
@@ -52,6 +54,7 @@ pub struct NewPartUsage {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewRepairRecord {
     pub diagnosis: String,
     pub action_taken: String,
@@ -62,6 +65,7 @@ pub struct NewRepairRecord {
 /// Every edit a person can make to an existing work order.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Action {
     // Technician, in the field.
     Accept,

@@ -19,6 +19,7 @@ pub const LOGIN_PATH: &str = "/v1/login";
 
 /// `POST /v1/login`.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LoginRequest {
     pub username: String,
     pub password: String,
@@ -41,6 +42,7 @@ impl std::fmt::Debug for LoginRequest {
 
 /// Answer to a successful login. `token` goes in `Authorization: Bearer …` on every later call.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LoginResponse {
     pub token: String,
     pub expires_at: Timestamp,
@@ -60,6 +62,7 @@ impl std::fmt::Debug for LoginResponse {
 
 /// Who someone is, without anything secret.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UserInfo {
     pub id: UserId,
     pub username: String,
@@ -69,6 +72,7 @@ pub struct UserInfo {
 
 /// What dispatch needs to know about a technician: skills, home region and seniority.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TechnicianProfile {
     #[serde(default)]
     pub skills: Vec<String>,
@@ -84,6 +88,7 @@ pub struct TechnicianProfile {
 
 /// `POST /v1/admin/users`.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewUser {
     pub username: String,
     pub password: String,
@@ -107,12 +112,14 @@ impl std::fmt::Debug for NewUser {
 
 /// Answer to `POST /v1/admin/users`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreatedUser {
     pub id: UserId,
 }
 
 /// One entry of `GET /v1/technicians`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TechnicianInfo {
     pub id: UserId,
     pub username: String,
@@ -126,6 +133,7 @@ pub struct TechnicianInfo {
 
 /// `POST /v1/work-orders/{id}/assign`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AssignRequest {
     pub technician: UserId,
     /// The `version` of the work order the dispatcher decided on. If it changed since, the
@@ -136,6 +144,7 @@ pub struct AssignRequest {
 
 /// `GET /v1/work-orders/{id}`: the work order with what the server knows around it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WorkOrderDetail {
     #[serde(flatten)]
     pub view: WorkOrderView,
@@ -154,6 +163,7 @@ pub struct WorkOrderDetail {
 
 /// One status event of the timeline.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TimelineEntry {
     pub event: EntryId,
     pub status: Status,
@@ -172,6 +182,7 @@ pub struct TimelineEntry {
 
 /// Whether a review item (a conflict or a rejected edit) was reviewed, and by whom.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReviewState {
     /// Use in `POST /v1/work-orders/{id}/reviews/{review_id}/resolve`.
     pub review_id: String,
@@ -185,6 +196,7 @@ pub struct ReviewState {
 
 /// A pushed change the server refused, as recorded in the audit trail.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RejectedEdit {
     /// The review id (`rejected-<audit entry id>`).
     pub id: String,
@@ -204,6 +216,7 @@ pub struct RejectedEdit {
 
 /// `POST /v1/work-orders/{id}/reviews/{review_id}/resolve`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ResolveReview {
     #[serde(default)]
     pub note: String,
@@ -211,6 +224,7 @@ pub struct ResolveReview {
 
 /// One line of `GET /v1/stock`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StockRow {
     pub location: String,
     pub part_number: String,
@@ -226,6 +240,7 @@ pub struct StockRow {
 /// How a stock line stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum StockState {
     Ok,
     BelowSafety,
@@ -234,6 +249,7 @@ pub enum StockState {
 
 /// Answer to `GET /v1/stock`: every part at every location with a movement or a safety level.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StockReport {
     pub levels: Vec<StockRow>,
 }
@@ -241,6 +257,7 @@ pub struct StockReport {
 /// The kinds of movement a person records through the API; usages come from work orders.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum NewMovementKind {
     Receipt,
     Transfer,
@@ -249,6 +266,7 @@ pub enum NewMovementKind {
 
 /// `POST /v1/stock/movements`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewMovement {
     /// Made by the caller so that a retried request counts once; made by the server if absent.
     #[serde(default)]
@@ -266,12 +284,14 @@ pub struct NewMovement {
 
 /// Answer to `GET /v1/stock/movements`: newest first.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MovementPage {
     pub items: Vec<StockMovement>,
 }
 
 /// `PUT /v1/stock/safety`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SafetyUpdate {
     pub part: String,
     pub location: String,
@@ -280,12 +300,14 @@ pub struct SafetyUpdate {
 
 /// Answer to `GET /v1/follow-ups`: calls due now, longest waiting first.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FollowUpList {
     pub items: Vec<DueFollowUp>,
 }
 
 /// Answer to `GET /v1/work-orders`: one page of rows and how many match in total.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WorkOrderPage {
     pub items: Vec<WorkOrderRow>,
     pub total: u64,
@@ -293,6 +315,7 @@ pub struct WorkOrderPage {
 
 /// One row of the board: the summary with its SLA state now.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WorkOrderRow {
     #[serde(flatten)]
     pub summary: WorkOrderSummary,
@@ -301,6 +324,7 @@ pub struct WorkOrderRow {
 
 /// One technician suggested for a job (`GET /v1/work-orders/{id}/suggestions`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TechnicianSuggestion {
     pub technician_id: UserId,
     pub name: String,
@@ -320,6 +344,7 @@ pub struct TechnicianSuggestion {
 
 /// Answer to `GET /v1/work-orders/{id}/suggestions`: best first.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SuggestionList {
     pub suggestions: Vec<TechnicianSuggestion>,
 }
@@ -331,6 +356,7 @@ pub const DEVICES_PATH: &str = "/v1/admin/devices";
 
 /// `POST /v1/admin/users/{username or id}/password`.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PasswordReset {
     pub password: String,
 }
@@ -344,6 +370,7 @@ impl std::fmt::Debug for PasswordReset {
 /// One registered device, as administrators see it (`GET /v1/admin/devices`, and the answer
 /// to `POST /v1/admin/devices/{id}/revoke`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeviceInfo {
     pub id: DeviceId,
     pub user: UserId,
@@ -372,6 +399,7 @@ word_enum!(
 
 /// One entry of the append-only audit trail.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditEntry {
     /// Increasing in the order entries were written.
     pub id: u64,
@@ -397,6 +425,7 @@ pub struct AuditEntry {
 
 /// Answer to `GET /v1/audit`: newest first.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditPage {
     pub items: Vec<AuditEntry>,
 }

@@ -109,6 +109,7 @@ impl Hydrate for BlobHash {
 /// A file attached to a work order, appended by whoever attached it. The bytes are a blob on
 /// the server, found by `sha256`.
 #[derive(Debug, Clone, PartialEq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Attachment {
     #[key]
     pub id: EntryId,
@@ -128,6 +129,7 @@ pub struct Attachment {
 
 /// What a person attaches; the rest of the entry is filled in when the action is performed.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewAttachment {
     pub sha256: BlobHash,
     pub kind: AttachmentKind,
@@ -139,6 +141,7 @@ pub struct NewAttachment {
 
 /// `POST /v1/blobs/{sha256}/upload`: starts an upload of `size` bytes, or asks how far it got.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UploadStart {
     pub size: u64,
 }
@@ -146,6 +149,7 @@ pub struct UploadStart {
 /// Where an upload stands: `offset` bytes received; `complete` once the blob is verified and
 /// stored (then `offset == size`). Answer to the upload start and to every chunk.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UploadStatus {
     pub sha256: BlobHash,
     pub size: u64,

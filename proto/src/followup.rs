@@ -18,6 +18,7 @@ pub const FOLLOW_UP_DELAY_HOURS: i64 = 48;
 
 /// The customer's answers, as recorded by whoever called them.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FollowUp {
     pub work_order: WorkOrderId,
     pub due_at: Timestamp,
@@ -34,6 +35,7 @@ pub struct FollowUp {
 
 /// What a person enters when recording a follow-up.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewFollowUp {
     #[serde(default)]
     pub satisfaction: Option<u8>,
@@ -143,6 +145,7 @@ pub fn record_followup(
 
 /// A customer who should be called now.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DueFollowUp {
     pub work_order: WorkOrderId,
     pub number: String,
@@ -186,6 +189,7 @@ pub fn due_followups(
 
 /// Net Promoter Score of a set of answers, with its parts.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Nps {
     pub responses: u32,
     /// Answered 9 or 10.

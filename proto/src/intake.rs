@@ -11,6 +11,7 @@ use crate::time::Timestamp;
 
 /// Answer to `POST /v1/intake/preview`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct IntakePreview {
     pub priority: Priority,
     pub response_target_minutes: i64,

@@ -26,6 +26,7 @@ const MAX_UTC_OFFSET_MINUTES: i32 = 18 * 60;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum KpiPeriod {
     Day,
     /// ISO weeks, Monday to Sunday.
@@ -38,6 +39,7 @@ pub enum KpiPeriod {
 /// How to group the report. Missing fields take their defaults (ISO weeks, UTC).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct KpiOptions {
     pub period: KpiPeriod,
     /// Where days start for the people reading the report, e.g. 60 for UTC+01:00. A fixed offset:
@@ -53,6 +55,7 @@ pub enum KpiError {
 
 /// Count, mean and median of a duration, in minutes; `None` without samples.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DurationStats {
     pub count: u32,
     pub mean_minutes: Option<f64>,
@@ -61,6 +64,7 @@ pub struct DurationStats {
 
 /// How many of `total` met the condition, and that as a percentage (`None` when `total` is 0).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Rate {
     pub hits: u32,
     pub total: u32,
@@ -68,6 +72,7 @@ pub struct Rate {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SatisfactionAverage {
     pub responses: u32,
     pub mean: Option<f64>,
@@ -75,6 +80,7 @@ pub struct SatisfactionAverage {
 
 /// The figures for one group of work orders.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct KpiFigures {
     pub work_orders: u32,
     /// Completed or closed.
@@ -99,6 +105,7 @@ pub struct KpiFigures {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PeriodKpis {
     /// `2024-06-10` for a day, `2024-W24` for an ISO week (in the report's offset).
     pub label: String,
@@ -109,6 +116,7 @@ pub struct PeriodKpis {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TechnicianKpis {
     pub technician: UserId,
     pub figures: KpiFigures,
@@ -116,6 +124,7 @@ pub struct TechnicianKpis {
 
 /// A completed repair whose asset came back.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RepeatRepair {
     pub serial: String,
     pub repaired: WorkOrderId,
@@ -128,6 +137,7 @@ pub struct RepeatRepair {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct KpiReport {
     pub generated_at: Timestamp,
     pub options: KpiOptions,

@@ -16,6 +16,8 @@ mod ids;
 mod intake;
 mod kpi;
 pub mod live;
+#[cfg(feature = "openapi")]
+mod openapi;
 mod priority;
 pub mod rules;
 mod shape;

@@ -17,6 +17,7 @@ pub const LIVE_TOKEN_PARAM: &str = "token";
 /// A message from the server on the live channel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum LiveNotice {
     /// First message of every connection: the server's latest commit. A device whose cursor
     /// is behind it syncs (it may have missed notices while it was disconnected).

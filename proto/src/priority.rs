@@ -6,6 +6,7 @@ use crate::classification::{CustomerTier, Impact, Urgency};
 
 /// P1 is the most urgent. Ordered so that `P1 < P4`.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Priority {
     P1,
     P2,

@@ -11,6 +11,7 @@ use crate::work_order::WorkOrder;
 
 /// How long the company promises to take, in minutes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SlaTargets {
     pub response_minutes: i64,
     pub resolution_minutes: i64,
@@ -39,6 +40,7 @@ pub fn sla_targets(priority: Priority, tier: CustomerTier, urgency: Urgency) -> 
 /// State of one clock, as a dispatcher's board shows it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ClockState {
     Running,
     /// Less than a quarter of the target is left.
@@ -52,6 +54,7 @@ pub enum ClockState {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SlaClock {
     pub targets: SlaTargets,
     pub response_due: Timestamp,
@@ -216,6 +219,7 @@ impl SlaFacts {
 /// One word for a job's SLA on a dispatcher's board.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum BoardSlaState {
     /// Running with more than a quarter of each target left.
     Ok,
@@ -231,6 +235,7 @@ pub enum BoardSlaState {
 
 /// The SLA of one row of the board.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BoardSla {
     pub state: BoardSlaState,
     pub response_due: Timestamp,

@@ -108,6 +108,7 @@ impl Status {
 
 /// What the fold found impossible, kept so a dispatcher can review it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Conflict {
     /// The event that did not fit the sequence.
     pub event: EntryId,
@@ -118,6 +119,7 @@ pub struct Conflict {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ConflictKind {
     /// The technician worked on a job that the office had cancelled: the work stands.
     WorkedAfterCancellation,

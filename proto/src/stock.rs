@@ -24,6 +24,7 @@ pub type StockKey = (String, PartNumber);
 /// What a movement does to stock.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum MovementKind {
     /// Parts arrived at `location` from a supplier.
     Receipt,
@@ -37,10 +38,12 @@ pub enum MovementKind {
 
 /// One entry of the stock ledger.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StockMovement {
     /// Made on the device, so a retried upload never counts twice.
     pub id: EntryId,
     pub kind: MovementKind,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub part_number: PartNumber,
     /// The location whose stock changes; for a transfer, the sending location (same as `from`).
     pub location: String,

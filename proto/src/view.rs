@@ -16,6 +16,7 @@ use crate::work_order::{
 
 /// Everything about one work order, with its derived values.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WorkOrderView {
     pub id: WorkOrderId,
     pub number: String,
@@ -79,6 +80,7 @@ impl WorkOrderView {
 
 /// One line per work order, as stored in index tables and shown in lists.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WorkOrderSummary {
     pub id: WorkOrderId,
     pub number: String,

@@ -149,6 +149,7 @@ impl std::fmt::Debug for UpdatePayload {
 /// Machine-readable reason for a refusal, shared by the sync protocol and the JSON API.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ErrorCode {
     /// The bytes are not a protocol frame, or are truncated.
     MalformedFrame,
@@ -213,11 +214,13 @@ impl std::fmt::Display for ErrorCode {
 
 /// Body of every error answer over HTTP (as JSON): `{"error": {"code": …, "message": …}}`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     pub error: ErrorDetail,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorDetail {
     pub code: ErrorCode,
     pub message: String,

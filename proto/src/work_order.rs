@@ -46,6 +46,7 @@ pub struct WorkOrder {
 }
 
 #[derive(Debug, Clone, PartialEq, Reconcile, Hydrate, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Customer {
     pub id: CustomerId,
     pub name: String,
@@ -55,6 +56,7 @@ pub struct Customer {
 }
 
 #[derive(Debug, Clone, PartialEq, Reconcile, Hydrate, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Site {
     pub address: String,
     pub region: String,
@@ -65,6 +67,7 @@ pub struct Site {
 #[derive(
     Debug, Clone, PartialEq, Default, Reconcile, Hydrate, serde::Serialize, serde::Deserialize,
 )]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Contact {
     pub name: String,
     pub phone: String,
@@ -74,6 +77,7 @@ pub struct Contact {
 #[derive(
     Debug, Clone, PartialEq, Default, Reconcile, Hydrate, serde::Serialize, serde::Deserialize,
 )]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Asset {
     pub model: String,
     pub serial: String,
@@ -82,6 +86,7 @@ pub struct Asset {
 #[derive(
     Debug, Clone, Copy, PartialEq, Reconcile, Hydrate, serde::Serialize, serde::Deserialize,
 )]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ScheduleWindow {
     pub start: Timestamp,
     pub end: Timestamp,
@@ -89,6 +94,7 @@ pub struct ScheduleWindow {
 
 /// One step of the lifecycle, appended by whoever made it.
 #[derive(Debug, Clone, PartialEq, Reconcile, Hydrate, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StatusEvent {
     #[key]
     pub id: EntryId,
@@ -104,6 +110,7 @@ pub struct StatusEvent {
 
 /// A part taken from a van or warehouse and used on this job.
 #[derive(Debug, Clone, PartialEq, Reconcile, Hydrate, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PartUsage {
     #[key]
     pub id: EntryId,
@@ -120,6 +127,7 @@ pub struct PartUsage {
 
 /// What the technician found and did.
 #[derive(Debug, Clone, PartialEq, Reconcile, Hydrate, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RepairRecord {
     #[key]
     pub id: EntryId,
@@ -132,6 +140,7 @@ pub struct RepairRecord {
 }
 
 #[derive(Debug, Clone, PartialEq, Reconcile, Hydrate, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Measurement {
     /// What was measured, e.g. `pressure`.
     pub name: String,
@@ -142,6 +151,7 @@ pub struct Measurement {
 
 /// Written by the technician when the job is done.
 #[derive(Debug, Clone, PartialEq, Reconcile, Hydrate, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Completion {
     pub resolution: String,
     /// Name of the customer who signed for the work, if anyone did.

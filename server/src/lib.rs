@@ -21,7 +21,7 @@ pub use auth::limit::{BucketLimit, LoginLimits};
 pub use blobs::{BlobLimits, BlobStore, FsBlobStore};
 pub use error::Error;
 pub use fieldsync_proto::api::{NewUser, TechnicianProfile};
-pub use routes::{app, MAX_JSON_BYTES, REQUEST_TIMEOUT};
+pub use routes::{app, openapi_document, MAX_JSON_BYTES, OPENAPI_PATH, REQUEST_TIMEOUT};
 pub use server::{RunningServer, ServerOptions, StartOptions, BLOB_DIR, DATABASE_FILE};
 pub use state::{AppState, TOKEN_TTL_MILLIS};
 pub use storage::{SharedStorage, SqliteStorage, Storage};

@@ -3,11 +3,14 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use fieldsync_proto::api::{AuditKind, DeviceInfo, PasswordReset, DEVICES_PATH};
+use fieldsync_proto::wire::ErrorBody;
 use fieldsync_proto::{DeviceId, Role, Timestamp, UserId};
 use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::extract::{JsonBody, QueryParams};
 use crate::auth::AuthUser;
@@ -15,11 +18,11 @@ use crate::error::Error;
 use crate::state::AppState;
 use crate::storage::{NewAuditEntry, User};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route(DEVICES_PATH, get(devices))
-        .route("/v1/admin/devices/{id}/revoke", post(revoke))
-        .route("/v1/admin/users/{user}/password", post(reset_password))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(devices))
+        .routes(routes!(revoke))
+        .routes(routes!(reset_password))
 }
 
 fn require_admin(auth: &AuthUser, what: &str) -> Result<(), Error> {
@@ -47,11 +50,27 @@ pub async fn resolve_user(state: &AppState, field: &str, text: &str) -> Result<U
     found.ok_or_else(|| Error::NotFound(format!("{field}: there is no user '{text}'")))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct DeviceParams {
+    /// Only this user's devices: a user id or username.
     user: Option<String>,
 }
 
+/// Registered devices, with when they were last seen and whether they were revoked. Admins
+/// only.
+#[utoipa::path(
+    get,
+    path = DEVICES_PATH,
+    tag = "accounts",
+    security(("bearer_token" = [])),
+    params(DeviceParams),
+    responses(
+        (status = 200, description = "The devices.", body = Vec<DeviceInfo>),
+        (status = 403, description = "The device list is for admins.", body = ErrorBody),
+        (status = 404, description = "There is no such `user`.", body = ErrorBody),
+    ),
+)]
 async fn devices(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -65,6 +84,21 @@ async fn devices(
     Ok(Json(state.storage().devices(user).await?))
 }
 
+/// Revokes a device: its token is refused from then on. Revoking again answers the same.
+/// Admins only; written to the audit trail.
+#[utoipa::path(
+    post,
+    path = "/v1/admin/devices/{id}/revoke",
+    tag = "accounts",
+    security(("bearer_token" = [])),
+    params(("id" = DeviceId, Path, description = "The device's id.")),
+    responses(
+        (status = 200, description = "Revoked; the device with `revoked_at`.", body = DeviceInfo),
+        (status = 400, description = "`id` is not a device id.", body = ErrorBody),
+        (status = 403, description = "Revoking devices is for admins.", body = ErrorBody),
+        (status = 404, description = "No such device.", body = ErrorBody),
+    ),
+)]
 async fn revoke(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -101,6 +135,22 @@ async fn revoke(
     Ok(Json(device))
 }
 
+/// Sets a new password for an account and ends its sessions. Admins only; written to the
+/// audit trail.
+#[utoipa::path(
+    post,
+    path = "/v1/admin/users/{user}/password",
+    tag = "accounts",
+    security(("bearer_token" = [])),
+    params(("user" = String, Path, description = "The user's id or username.")),
+    request_body = PasswordReset,
+    responses(
+        (status = 204, description = "Set; the user's devices must sign in again."),
+        (status = 400, description = "The password breaks a rule (e.g. too short).", body = ErrorBody),
+        (status = 403, description = "Resetting passwords is for admins.", body = ErrorBody),
+        (status = 404, description = "No such user.", body = ErrorBody),
+    ),
+)]
 async fn reset_password(
     State(state): State<AppState>,
     auth: AuthUser,

@@ -2,11 +2,14 @@
 //! and time, newest first. Technicians cannot read it.
 
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use fieldsync_proto::api::{AuditPage, AUDIT_PATH};
+use fieldsync_proto::wire::ErrorBody;
 use fieldsync_proto::{Timestamp, WorkOrderId};
 use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::admin::resolve_user;
 use super::extract::QueryParams;
@@ -18,20 +21,28 @@ use crate::storage::AuditQuery;
 const DEFAULT_LIMIT: u32 = 100;
 const MAX_LIMIT: u32 = 1000;
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route(AUDIT_PATH, get(audit))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(audit))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct AuditParams {
     /// A work order id or number.
     doc: Option<String>,
     /// A user id or username.
     user: Option<String>,
+    /// Entries from this time on (RFC 3339).
+    #[param(value_type = Option<String>, format = DateTime)]
     from: Option<String>,
+    /// Entries up to this time (RFC 3339).
+    #[param(value_type = Option<String>, format = DateTime)]
     to: Option<String>,
+    /// How many entries, 1 to 1000 (100 if absent).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
     limit: Option<String>,
     /// Entries older than this entry id, to page back.
+    #[param(value_type = Option<u64>)]
     before: Option<String>,
 }
 
@@ -46,6 +57,20 @@ fn time(field: &str, text: Option<&str>) -> Result<Option<Timestamp>, Error> {
     }
 }
 
+/// The audit trail, newest first, filtered by work order, user and time. Office only.
+#[utoipa::path(
+    get,
+    path = AUDIT_PATH,
+    tag = "reports",
+    security(("bearer_token" = [])),
+    params(AuditParams),
+    responses(
+        (status = 200, description = "Newest first.", body = AuditPage),
+        (status = 400, description = "A parameter is malformed; the message names it.", body = ErrorBody),
+        (status = 403, description = "The audit trail is for the office.", body = ErrorBody),
+        (status = 404, description = "There is no such `user`.", body = ErrorBody),
+    ),
+)]
 async fn audit(
     State(state): State<AppState>,
     auth: AuthUser,

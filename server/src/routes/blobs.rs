@@ -11,8 +11,8 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
+use fieldsync_proto::wire::ErrorBody;
 use fieldsync_proto::{
     Attachment, BlobHash, UploadStart, UploadStatus, WorkOrderDocument, WorkOrderId,
     CHUNK_SHA256_HEADER,
@@ -20,8 +20,12 @@ use fieldsync_proto::{
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use tower_http::limit::RequestBodyLimitLayer;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::extract::{JsonBody, QueryParams};
+use super::openapi::BinaryBody;
 use crate::auth::AuthUser;
 use crate::blobs::{BlobError, Finished, SharedBlobStore, MAX_CHUNK_BYTES};
 use crate::error::Error;
@@ -32,10 +36,10 @@ const READ_PIECE: usize = 256 * 1024;
 /// Most work orders of a technician searched for a reference the index does not know yet.
 const SCAN_LIMIT: u32 = 500;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/blobs/{sha256}", get(download))
-        .route("/v1/blobs/{sha256}/upload", post(start).patch(chunk))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(download))
+        .routes(routes!(start, chunk))
         // Room for a chunk and its request line; the handler names the real limit.
         .layer(RequestBodyLimitLayer::new(MAX_CHUNK_BYTES + 64 * 1024))
 }
@@ -105,6 +109,22 @@ fn status(hash: &BlobHash, size: u64, offset: u64, complete: bool) -> Json<Uploa
     })
 }
 
+/// Starts an upload of `size` bytes under their SHA-256, or asks how far this device's upload
+/// got. A blob the server already has answers `complete` at once.
+#[utoipa::path(
+    post,
+    path = "/v1/blobs/{sha256}/upload",
+    tag = "devices",
+    security(("bearer_token" = [])),
+    params(("sha256" = BlobHash, Path, description = "The SHA-256 of the whole file.")),
+    request_body = UploadStart,
+    responses(
+        (status = 200, description = "Where the upload stands: send the bytes from `offset` on.", body = UploadStatus),
+        (status = 400, description = "`sha256` or `size` is malformed, or `size` differs from the stored blob's.", body = ErrorBody),
+        (status = 413, description = "The file is larger than the server accepts, or the device's quota would be exceeded.", body = ErrorBody),
+        (status = 503, description = "This server keeps no attachments.", body = ErrorBody),
+    ),
+)]
 async fn start(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -132,9 +152,14 @@ async fn start(
     Ok(status(&hash, req.size, offset, false))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ChunkParams {
+    /// Where the chunk starts in the file: the `offset` of the last `UploadStatus`.
+    #[param(value_type = u64)]
     offset: Option<String>,
+    /// The size of the whole file.
+    #[param(value_type = u64)]
     size: Option<String>,
 }
 
@@ -144,6 +169,28 @@ fn number(name: &str, value: Option<&str>) -> Result<u64, Error> {
         .map_err(|_| Error::InvalidInput(format!("{name}: '{text}' is not a number of bytes")))
 }
 
+/// Sends one chunk (at most 1 MiB). The last chunk verifies the whole file against its hash;
+/// a damaged chunk is refused and nothing of it is kept.
+#[utoipa::path(
+    patch,
+    path = "/v1/blobs/{sha256}/upload",
+    tag = "devices",
+    security(("bearer_token" = [])),
+    params(
+        ("sha256" = BlobHash, Path, description = "The SHA-256 of the whole file."),
+        ChunkParams,
+        ("x-chunk-sha256" = BlobHash, Header, description = "The SHA-256 of this chunk's bytes."),
+    ),
+    request_body(content = inline(BinaryBody), content_type = "application/octet-stream", description = "The chunk's bytes."),
+    responses(
+        (status = 200, description = "The new position; `complete` once the file is verified and stored.", body = UploadStatus),
+        (status = 400, description = "A parameter or header is missing or malformed, or the chunk is empty or goes past `size`; the message names it.", body = ErrorBody),
+        (status = 409, description = "`offset` is not where the upload stands; the message says where it does.", body = ErrorBody),
+        (status = 413, description = "The chunk or the file is too large, or the device's quota would be exceeded.", body = ErrorBody),
+        (status = 422, description = "The chunk, or the whole file, does not match its SHA-256; nothing of it was kept.", body = ErrorBody),
+        (status = 503, description = "This server keeps no attachments.", body = ErrorBody),
+    ),
+)]
 async fn chunk(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -290,6 +337,25 @@ fn range_start(headers: &HeaderMap) -> Option<u64> {
     start.trim().parse().ok()
 }
 
+/// The bytes of an attachment, for people who can see a work order that references it.
+/// `Range: bytes=K-` resumes a download from byte K.
+#[utoipa::path(
+    get,
+    path = "/v1/blobs/{sha256}",
+    tag = "devices",
+    security(("bearer_token" = [])),
+    params(
+        ("sha256" = BlobHash, Path, description = "The attachment's SHA-256."),
+        ("Range" = Option<String>, Header, description = "`bytes=K-`: only the bytes from K on."),
+    ),
+    responses(
+        (status = 200, description = "The whole file, with the attachment's content type.", body = inline(BinaryBody), content_type = "application/octet-stream"),
+        (status = 206, description = "The bytes from the requested start on, with `Content-Range`.", body = inline(BinaryBody), content_type = "application/octet-stream"),
+        (status = 400, description = "`sha256` is not a SHA-256.", body = ErrorBody),
+        (status = 404, description = "No attachment with this hash that the caller may see, or not uploaded yet.", body = ErrorBody),
+        (status = 503, description = "This server keeps no attachments.", body = ErrorBody),
+    ),
+)]
 async fn download(
     State(state): State<AppState>,
     auth: AuthUser,

@@ -6,14 +6,17 @@ use std::collections::{HashMap, HashSet};
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::post;
-use axum::{Json, Router};
+use axum::Json;
 use fieldsync_proto::api::{
     AuditKind, RejectedEdit, ResolveReview, ReviewState, TimelineEntry, WorkOrderDetail,
 };
+use fieldsync_proto::wire::ErrorBody;
 use fieldsync_proto::{
-    followup_due_at, Timestamp, WorkOrder, WorkOrderDocument, WorkOrderView, MAX_TEXT_BYTES,
+    followup_due_at, Timestamp, WorkOrder, WorkOrderDocument, WorkOrderId, WorkOrderView,
+    MAX_TEXT_BYTES,
 };
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::extract::{work_order_id, JsonBody};
 use crate::auth::AuthUser;
@@ -24,11 +27,8 @@ use crate::storage::{AuditQuery, ReviewResolution, Seq, StoredDocument};
 /// Most refused edits listed with one work order (newest first).
 const MAX_REJECTED_SHOWN: u32 = 200;
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route(
-        "/v1/work-orders/{id}/reviews/{review_id}/resolve",
-        post(resolve),
-    )
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(resolve))
 }
 
 fn conflict_review_id(event: &fieldsync_proto::EntryId) -> String {
@@ -134,6 +134,23 @@ pub async fn detail(
 
 /// Marks a conflict or refused edit of the work order reviewed. The first review stands; doing
 /// it again answers the same.
+#[utoipa::path(
+    post,
+    path = "/v1/work-orders/{id}/reviews/{review_id}/resolve",
+    tag = "work orders",
+    security(("bearer_token" = [])),
+    params(
+        ("id" = WorkOrderId, Path, description = "The work order's id."),
+        ("review_id" = String, Path, description = "A `review_id` of `conflict_reviews` or an `id` of `rejected_edits`."),
+    ),
+    request_body = ResolveReview,
+    responses(
+        (status = 200, description = "Reviewed; the updated detail.", body = WorkOrderDetail),
+        (status = 400, description = "`id` or `note` is malformed; `field` names it.", body = ErrorBody),
+        (status = 403, description = "Reviews are for the office.", body = ErrorBody),
+        (status = 404, description = "No such work order, or it has no such review item.", body = ErrorBody),
+    ),
+)]
 async fn resolve(
     State(state): State<AppState>,
     auth: AuthUser,

@@ -7,11 +7,15 @@
 use std::collections::HashMap;
 
 use axum::extract::{Path, State};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use fieldsync_proto::api::{SuggestionList, TechnicianSuggestion};
+use fieldsync_proto::wire::ErrorBody;
+use fieldsync_proto::WorkOrderId;
 use fieldsync_proto::{rank, DispatchJob, Role, TechnicianProfile, WorkOrderDocument};
 use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::extract::{work_order_id, QueryParams};
 use crate::auth::AuthUser;
@@ -21,12 +25,15 @@ use crate::state::AppState;
 pub const DEFAULT_SUGGESTIONS: u32 = 5;
 pub const MAX_SUGGESTIONS: u32 = 50;
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/v1/work-orders/{id}/suggestions", get(suggestions))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(suggestions))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct SuggestionParams {
+    /// How many technicians to suggest, 1 to 50 (5 if absent).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 50)]
     limit: Option<String>,
 }
 
@@ -43,6 +50,21 @@ fn parse_limit(text: Option<&str>) -> Result<u32, Error> {
     }
 }
 
+/// The technicians who fit the work order best, ranked by skill match, distance from the
+/// site, current load and seniority for VIP work, with the reasons for each rank. Office only.
+#[utoipa::path(
+    get,
+    path = "/v1/work-orders/{id}/suggestions",
+    tag = "dispatch",
+    security(("bearer_token" = [])),
+    params(("id" = WorkOrderId, Path, description = "The work order's id."), SuggestionParams),
+    responses(
+        (status = 200, description = "Best fit first.", body = SuggestionList),
+        (status = 400, description = "`id` or `limit` is malformed; `field` names it.", body = ErrorBody),
+        (status = 403, description = "Suggestions are for the office.", body = ErrorBody),
+        (status = 404, description = "No such work order.", body = ErrorBody),
+    ),
+)]
 async fn suggestions(
     State(state): State<AppState>,
     auth: AuthUser,

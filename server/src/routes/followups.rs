@@ -3,13 +3,15 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use fieldsync_proto::api::FollowUpList;
+use fieldsync_proto::wire::ErrorBody;
 use fieldsync_proto::{
     due_followups, record_followup, FollowUp, FollowUpError, NewFollowUp, Timestamp, WorkOrder,
-    FOLLOW_UP_DELAY_HOURS,
+    WorkOrderId, FOLLOW_UP_DELAY_HOURS,
 };
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::detail::read_stored;
 use super::extract::{work_order_id, JsonBody};
@@ -23,12 +25,24 @@ const MAX_DUE_LISTED: u32 = 200;
 /// can differ a little, so candidates are taken this much early and checked exactly.
 const CANDIDATE_SLACK_MINUTES: i64 = 60;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/follow-ups", get(due))
-        .route("/v1/work-orders/{id}/follow-up", post(record))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(due))
+        .routes(routes!(record))
 }
 
+/// Follow-up calls due now (48 hours after completion, not yet recorded), longest waiting
+/// first. Office only.
+#[utoipa::path(
+    get,
+    path = "/v1/follow-ups",
+    tag = "follow-ups",
+    security(("bearer_token" = [])),
+    responses(
+        (status = 200, description = "Calls to make, longest waiting first.", body = FollowUpList),
+        (status = 403, description = "Follow-ups are for the office.", body = ErrorBody),
+    ),
+)]
 async fn due(State(state): State<AppState>, auth: AuthUser) -> Result<Json<FollowUpList>, Error> {
     auth.require_office("follow-up calls")?;
     let now = Timestamp::now();
@@ -46,6 +60,23 @@ async fn due(State(state): State<AppState>, auth: AuthUser) -> Result<Json<Follo
     }))
 }
 
+/// Records what the customer said: satisfaction 1–5, NPS 0–10 and a comment. Office only.
+#[utoipa::path(
+    post,
+    path = "/v1/work-orders/{id}/follow-up",
+    operation_id = "record_follow_up",
+    tag = "follow-ups",
+    security(("bearer_token" = [])),
+    params(("id" = WorkOrderId, Path, description = "The work order's id.")),
+    request_body = NewFollowUp,
+    responses(
+        (status = 201, description = "Recorded.", body = FollowUp),
+        (status = 400, description = "A score is out of range or the comment too long; `field` names it.", body = ErrorBody),
+        (status = 403, description = "Follow-ups are for the office.", body = ErrorBody),
+        (status = 404, description = "No such work order.", body = ErrorBody),
+        (status = 409, description = "The job is not completed yet.", body = ErrorBody),
+    ),
+)]
 async fn record(
     State(state): State<AppState>,
     auth: AuthUser,

@@ -2,12 +2,14 @@
 //! office has typed so far, before anything is saved.
 
 use axum::extract::State;
-use axum::routing::post;
-use axum::{Json, Router};
+use axum::Json;
+use fieldsync_proto::wire::ErrorBody;
 use fieldsync_proto::{
     create_work_order, intake_preview, ActionError, IntakePreview, NewWorkOrder, Timestamp,
     WorkOrderId,
 };
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::extract::JsonBody;
 use super::work_orders::ensure_technician;
@@ -18,11 +20,24 @@ use crate::sync::edit::from_document_error;
 
 pub const PREVIEW_PATH: &str = "/v1/intake/preview";
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route(PREVIEW_PATH, post(preview))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(preview))
 }
 
-/// Checks the intake as creating it would, then answers what creating it now would compute.
+/// Checks the intake as creating it would, then answers what creating it now would compute:
+/// priority, SLA targets and due times, with the reasons. Nothing is stored. Office only.
+#[utoipa::path(
+    post,
+    path = PREVIEW_PATH,
+    tag = "dispatch",
+    security(("bearer_token" = [])),
+    request_body = NewWorkOrder,
+    responses(
+        (status = 200, description = "What creating the work order now would compute.", body = IntakePreview),
+        (status = 400, description = "A field is missing or breaks a rule; `field` names it.", body = ErrorBody),
+        (status = 403, description = "The preview is for the office.", body = ErrorBody),
+    ),
+)]
 async fn preview(
     State(state): State<AppState>,
     auth: AuthUser,

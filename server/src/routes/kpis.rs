@@ -2,10 +2,13 @@
 //! first-time-fix rate, repeat repairs, satisfaction and NPS, by period and by technician.
 
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
+use fieldsync_proto::wire::ErrorBody;
 use fieldsync_proto::{kpi_report, KpiOptions, KpiPeriod, KpiReport, Timestamp, WorkOrder};
 use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::detail::read_stored;
 use super::extract::QueryParams;
@@ -20,15 +23,23 @@ const MAX_DAYS: i64 = 400;
 /// Most work orders one report reads.
 const MAX_ORDERS: u32 = 50_000;
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/v1/kpis", get(report))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(report))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct KpiParams {
+    /// Start of the window (work orders created from then on): RFC 3339 or milliseconds since
+    /// 1970. 30 days before `to` if absent; the window may be at most 400 days long.
     from: Option<String>,
+    /// End of the window (exclusive): RFC 3339 or milliseconds since 1970; now if absent.
     to: Option<String>,
+    /// How `by_period` groups: `day`, `week` (ISO weeks, the default) or `month`.
+    #[param(value_type = Option<KpiPeriod>)]
     period: Option<String>,
+    /// Where days start for the reader, in minutes east of UTC (e.g. 60 for UTC+01:00).
+    #[param(value_type = Option<i32>)]
     utc_offset_minutes: Option<String>,
 }
 
@@ -94,6 +105,21 @@ fn parse(params: &KpiParams, now: Timestamp) -> Result<(Timestamp, Timestamp, Kp
     ))
 }
 
+/// The dashboard's figures: first response and resolution times, SLA compliance, first-time-fix
+/// rate, repeat repairs within 30 days, satisfaction and NPS, overall, by period and by
+/// technician. Office only.
+#[utoipa::path(
+    get,
+    path = "/v1/kpis",
+    tag = "reports",
+    security(("bearer_token" = [])),
+    params(KpiParams),
+    responses(
+        (status = 200, description = "The report for the window.", body = KpiReport),
+        (status = 400, description = "A parameter is malformed or the window is empty or too long; `field` names it.", body = ErrorBody),
+        (status = 403, description = "KPIs are for the office.", body = ErrorBody),
+    ),
+)]
 async fn report(
     State(state): State<AppState>,
     auth: AuthUser,

@@ -9,9 +9,10 @@ use axum::extract::{FromRequestParts, Request, State};
 use axum::http::header::AUTHORIZATION;
 use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
-use fieldsync_proto::live::{LIVE_PATH, LIVE_TOKEN_PARAM};
+use fieldsync_proto::live::{LiveNotice, LIVE_PATH, LIVE_TOKEN_PARAM};
+use fieldsync_proto::wire::ErrorBody;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::auth::AuthUser;
 use crate::error::Error;
@@ -20,8 +21,8 @@ use crate::state::AppState;
 /// Largest message a device may send on the live channel; it has nothing to say but pongs.
 const MAX_INCOMING_BYTES: usize = 4 * 1024;
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route(LIVE_PATH, get(live))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(live))
 }
 
 /// The token from `?token=`, if the query has one.
@@ -33,6 +34,22 @@ fn query_token(query: Option<&str>) -> Option<String> {
     })
 }
 
+/// The live channel, a WebSocket. The server sends JSON text frames (`LiveNotice`): `ready`
+/// with its latest commit first, then `changed` whenever something in the caller's scope is
+/// committed; the client answers by running an ordinary sync. It carries no document data.
+#[utoipa::path(
+    get,
+    path = LIVE_PATH,
+    tag = "devices",
+    security(("bearer_token" = [])),
+    params(
+        ("token" = Option<String>, Query, description = "The bearer token, for clients that cannot set `Authorization` on a WebSocket handshake (browsers)."),
+    ),
+    responses(
+        (status = 101, description = "Switched to the WebSocket protocol; each message from the server is a `LiveNotice` as JSON text.", body = LiveNotice),
+        (status = 400, description = "Not a WebSocket handshake.", body = ErrorBody),
+    ),
+)]
 async fn live(State(state): State<AppState>, request: Request) -> Result<Response, Error> {
     let (mut parts, _body) = request.into_parts();
     if !parts.headers.contains_key(AUTHORIZATION) {

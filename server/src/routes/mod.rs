@@ -1,5 +1,8 @@
 //! The HTTP surface: the dispatcher console's files and one router per API area, merged in
 //! `app` with body limits, a request timeout and request tracing.
+//!
+//! Every API route is registered through its OpenAPI annotation (`api`), so the router and the
+//! document served at `/api/openapi.json` are made from the same list and cannot disagree.
 
 mod admin;
 mod audit;
@@ -14,6 +17,7 @@ mod intake;
 mod kpis;
 mod live;
 mod login;
+mod openapi;
 mod people;
 mod stock;
 mod sync;
@@ -21,7 +25,7 @@ mod work_orders;
 
 use std::time::Duration;
 
-use axum::extract::{DefaultBodyLimit, Request};
+use axum::extract::{DefaultBodyLimit, Extension, Request};
 use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -30,18 +34,21 @@ use fieldsync_proto::wire::{self, ErrorCode};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::error::{error_response, Error};
 use crate::state::AppState;
+
+pub use openapi::OPENAPI_PATH;
 
 /// Largest JSON body accepted.
 pub const MAX_JSON_BYTES: usize = 1024 * 1024;
 /// Longest a request may take before it is answered with an error.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// The whole server as a router, for `axum::serve` or for tests with `oneshot`.
-pub fn app(state: AppState) -> Router {
-    let json = Router::new()
+/// Every API route with its OpenAPI operation, and the body limit of its group.
+fn api() -> OpenApiRouter<AppState> {
+    let json = OpenApiRouter::new()
         .merge(login::routes())
         .merge(work_orders::routes())
         .merge(dispatch::routes())
@@ -55,16 +62,31 @@ pub fn app(state: AppState) -> Router {
         .merge(audit::routes())
         .layer(RequestBodyLimitLayer::new(MAX_JSON_BYTES));
     let frames = sync::routes().layer(RequestBodyLimitLayer::new(wire::MAX_FRAME_BYTES));
-    Router::new()
+    OpenApiRouter::with_openapi(openapi::base())
         .merge(health::routes())
-        .merge(console::routes())
+        .merge(openapi::routes())
         .merge(live::routes())
         .merge(json)
         .merge(frames)
         .merge(blobs::routes())
+}
+
+/// The OpenAPI document of the API, as served at `/api/openapi.json`.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    openapi::finish(api().into_openapi())
+}
+
+/// The whole server as a router, for `axum::serve` or for tests with `oneshot`.
+pub fn app(state: AppState) -> Router {
+    let (api, doc) = api().split_for_parts();
+    let doc = openapi::ApiDocument::new(&openapi::finish(doc));
+    Router::new()
+        .merge(console::routes())
+        .merge(api)
         .fallback(not_found)
-        // The tower-http limits above decide; axum's own default would cut frames at 2 MB.
+        // The tower-http limits in `api` decide; axum's own default would cut frames at 2 MB.
         .layer(DefaultBodyLimit::disable())
+        .layer(Extension(doc))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             REQUEST_TIMEOUT,

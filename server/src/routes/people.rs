@@ -3,10 +3,12 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use fieldsync_proto::api::{CreatedUser, NewUser, TechnicianInfo};
+use fieldsync_proto::wire::ErrorBody;
 use fieldsync_proto::Role;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::extract::JsonBody;
 use crate::auth::AuthUser;
@@ -14,13 +16,24 @@ use crate::error::Error;
 use crate::state::AppState;
 use crate::storage::Part;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/technicians", get(technicians))
-        .route("/v1/admin/users", post(create_user))
-        .route("/v1/parts", get(parts))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(technicians))
+        .routes(routes!(create_user))
+        .routes(routes!(parts))
 }
 
+/// Every technician with skills, home region, position and seniority. Office only.
+#[utoipa::path(
+    get,
+    path = "/v1/technicians",
+    tag = "accounts",
+    security(("bearer_token" = [])),
+    responses(
+        (status = 200, description = "The technicians.", body = Vec<TechnicianInfo>),
+        (status = 403, description = "The list is for the office.", body = ErrorBody),
+    ),
+)]
 async fn technicians(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -44,6 +57,20 @@ async fn technicians(
     ))
 }
 
+/// Creates an account. Admins only.
+#[utoipa::path(
+    post,
+    path = "/v1/admin/users",
+    tag = "accounts",
+    security(("bearer_token" = [])),
+    request_body = NewUser,
+    responses(
+        (status = 201, description = "Created.", body = CreatedUser),
+        (status = 400, description = "A field is missing or breaks a rule (e.g. a short password); `field` or the message names it.", body = ErrorBody),
+        (status = 403, description = "Only admins create accounts.", body = ErrorBody),
+        (status = 409, description = "The username is taken.", body = ErrorBody),
+    ),
+)]
 async fn create_user(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -61,6 +88,14 @@ async fn create_user(
     Ok((StatusCode::CREATED, Json(CreatedUser { id })))
 }
 
+/// The parts catalogue. Anyone signed in.
+#[utoipa::path(
+    get,
+    path = "/v1/parts",
+    tag = "stock",
+    security(("bearer_token" = [])),
+    responses((status = 200, description = "Every part in the catalogue.", body = Vec<Part>)),
+)]
 async fn parts(State(state): State<AppState>, _auth: AuthUser) -> Result<Json<Vec<Part>>, Error> {
     Ok(Json(state.storage().parts().await?))
 }

@@ -6,16 +6,19 @@ use std::collections::{BTreeMap, HashMap};
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, put};
-use axum::{Json, Router};
+use axum::Json;
 use fieldsync_proto::api::{
     MovementPage, NewMovement, NewMovementKind, SafetyUpdate, StockReport, StockRow, StockState,
 };
+use fieldsync_proto::wire::ErrorBody;
 use fieldsync_proto::{
     derive_stock, MovementKind, StockKey, StockMovement, Timestamp, MAX_MOVEMENT_QUANTITY,
     MAX_TEXT_BYTES,
 };
 use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::extract::{JsonBody, QueryParams};
 use crate::auth::AuthUser;
@@ -26,11 +29,11 @@ use crate::storage::SafetyLevel;
 const DEFAULT_MOVEMENTS: u32 = 100;
 const MAX_MOVEMENTS: u32 = 1000;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/stock", get(levels))
-        .route("/v1/stock/movements", get(movements).post(record))
-        .route("/v1/stock/safety", put(set_safety))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(levels))
+        .routes(routes!(movements, record))
+        .routes(routes!(set_safety))
 }
 
 /// Stock rows from the folded ledger and the safety levels: every key of either, ordered by
@@ -70,6 +73,18 @@ pub fn stock_rows(
         .collect()
 }
 
+/// Stock of every part at every location with a movement or a safety level, folded from the
+/// ledger: below-safety and negative stock are flagged, never clamped. Office only.
+#[utoipa::path(
+    get,
+    path = "/v1/stock",
+    tag = "stock",
+    security(("bearer_token" = [])),
+    responses(
+        (status = 200, description = "Ordered by location, then part.", body = StockReport),
+        (status = 403, description = "Stock is for the office.", body = ErrorBody),
+    ),
+)]
 async fn levels(State(state): State<AppState>, auth: AuthUser) -> Result<Json<StockReport>, Error> {
     auth.require_office("the stock overview")?;
     let storage = state.storage();
@@ -85,11 +100,28 @@ async fn levels(State(state): State<AppState>, auth: AuthUser) -> Result<Json<St
     }))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct MovementParams {
+    /// How many movements, 1 to 1000 (100 if absent).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
     limit: Option<String>,
 }
 
+/// The movements ledger (receipts, transfers, usages from work orders, adjustments), newest
+/// first. Office only.
+#[utoipa::path(
+    get,
+    path = "/v1/stock/movements",
+    tag = "stock",
+    security(("bearer_token" = [])),
+    params(MovementParams),
+    responses(
+        (status = 200, description = "Newest first.", body = MovementPage),
+        (status = 400, description = "`limit` is malformed.", body = ErrorBody),
+        (status = 403, description = "Stock is for the office.", body = ErrorBody),
+    ),
+)]
 async fn movements(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -152,6 +184,22 @@ fn movement(new: NewMovement, auth: &AuthUser, now: Timestamp) -> Result<StockMo
     Ok(m)
 }
 
+/// Records a receipt, transfer or adjustment. A movement sent again with the same `id` counts
+/// once (200 instead of 201). Office only.
+#[utoipa::path(
+    post,
+    path = "/v1/stock/movements",
+    operation_id = "record_movement",
+    tag = "stock",
+    security(("bearer_token" = [])),
+    request_body = NewMovement,
+    responses(
+        (status = 201, description = "Recorded.", body = StockMovement),
+        (status = 200, description = "Already recorded under this `id`; counted once.", body = StockMovement),
+        (status = 400, description = "A field is missing or breaks a ledger rule; `field` names it.", body = ErrorBody),
+        (status = 403, description = "Stock is for the office.", body = ErrorBody),
+    ),
+)]
 async fn record(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -174,6 +222,19 @@ async fn record(
     Ok((status, Json(m)))
 }
 
+/// Sets the safety-stock level of a part at a location. Office only.
+#[utoipa::path(
+    put,
+    path = "/v1/stock/safety",
+    tag = "stock",
+    security(("bearer_token" = [])),
+    request_body = SafetyUpdate,
+    responses(
+        (status = 200, description = "Set; the level as stored.", body = SafetyUpdate),
+        (status = 400, description = "A field is missing or out of range; `field` names it.", body = ErrorBody),
+        (status = 403, description = "Stock is for the office.", body = ErrorBody),
+    ),
+)]
 async fn set_safety(
     State(state): State<AppState>,
     auth: AuthUser,

@@ -5,21 +5,42 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::Router;
-use fieldsync_proto::wire::{self, PushOutcome, SyncRequest, SyncResponse};
+use fieldsync_proto::wire::{self, ErrorBody, PushOutcome, SyncRequest, SyncResponse};
 use fieldsync_proto::Timestamp;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use super::openapi::BinaryBody;
 use crate::auth::AuthUser;
 use crate::error::Error;
 use crate::state::AppState;
 use crate::sync::pull::{pull, PullRequest};
 use crate::sync::push::push_all;
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route(wire::SYNC_PATH, post(sync))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(sync))
 }
 
+/// One round of the device sync protocol: push the device's changes, then pull a page of
+/// updates in its scope. Request and answer are binary protocol frames (`SyncRequest` and
+/// `SyncResponse`, postcard-encoded with a version header), not JSON; refusals before a frame
+/// is answered are the usual JSON error body.
+#[utoipa::path(
+    post,
+    path = wire::SYNC_PATH,
+    tag = "devices",
+    security(("bearer_token" = [])),
+    request_body(
+        content = inline(BinaryBody),
+        content_type = "application/x-fieldsync",
+        description = "A `SyncRequest` frame: changes to push, the device's cursor and page limits.",
+    ),
+    responses(
+        (status = 200, description = "A `SyncResponse` frame: one result per pushed document, updates, the new cursor and whether there is more.", body = inline(BinaryBody), content_type = "application/x-fieldsync"),
+        (status = 422, description = "A `SyncResponse` frame in which some pushed change was rejected (its result says why); the rest was applied.", body = inline(BinaryBody), content_type = "application/x-fieldsync"),
+        (status = 400, description = "The body is not a protocol frame, or of a protocol version this server does not speak.", body = ErrorBody),
+    ),
+)]
 async fn sync(
     State(state): State<AppState>,
     auth: AuthUser,

@@ -3,14 +3,17 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use fieldsync_proto::api::{AssignRequest, WorkOrderDetail, WorkOrderPage, WorkOrderRow};
+use fieldsync_proto::wire::ErrorBody;
 use fieldsync_proto::{
     board_sla, Action, CustomerTier, NewWorkOrder, Priority, Role, Status, Timestamp, UserId,
     WorkOrderId,
 };
 use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::detail;
 use super::extract::{work_order_id, JsonBody, QueryParams};
@@ -23,12 +26,12 @@ use crate::sync::edit;
 const DEFAULT_LIMIT: u32 = 50;
 const MAX_LIMIT: u32 = 500;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/work-orders", post(create).get(list))
-        .route("/v1/work-orders/{id}", get(read))
-        .route("/v1/work-orders/{id}/assign", post(assign))
-        .route("/v1/work-orders/{id}/actions", post(act))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create, list))
+        .routes(routes!(read))
+        .routes(routes!(assign))
+        .routes(routes!(act))
 }
 
 fn not_found(id: &WorkOrderId) -> Error {
@@ -54,6 +57,19 @@ pub(super) async fn ensure_technician(
     }
 }
 
+/// Creates a work order from an intake; priority and SLA targets are computed, never sent.
+#[utoipa::path(
+    post,
+    path = "/v1/work-orders",
+    tag = "work orders",
+    security(("bearer_token" = [])),
+    request_body = NewWorkOrder,
+    responses(
+        (status = 201, description = "Created; the detail as `GET /v1/work-orders/{id}` shows it.", body = WorkOrderDetail),
+        (status = 400, description = "A field is missing or breaks a rule; `field` names it (e.g. `customer.name`, `assignee`).", body = ErrorBody),
+        (status = 403, description = "Technicians do not create work orders.", body = ErrorBody),
+    ),
+)]
 async fn create(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -78,17 +94,31 @@ async fn create(
 }
 
 /// Query parameters of `GET /v1/work-orders`; lists are comma-separated.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListParams {
+    /// Statuses to show, comma-separated, e.g. `new,assigned`.
     status: Option<String>,
+    /// Priorities to show, comma-separated, e.g. `P1,P2`.
     priority: Option<String>,
+    /// Customer tiers to show, comma-separated, e.g. `vip,standard`.
     tier: Option<String>,
+    /// Only work orders whose site is in this region.
     region: Option<String>,
     /// The assignee's user id; `technician` is the same filter under the console's name.
+    #[param(value_type = Option<UserId>)]
     assignee: Option<String>,
+    /// The assignee's user id (the same filter as `assignee`; if both are given they must agree).
+    #[param(value_type = Option<UserId>)]
     technician: Option<String>,
+    /// `true`: only work orders that are not completed, closed or cancelled.
+    #[param(value_type = Option<bool>)]
     open: Option<String>,
+    /// Rows per page, 1 to 500 (50 if absent).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 500)]
     limit: Option<String>,
+    /// Rows to skip.
+    #[param(value_type = Option<u64>)]
     offset: Option<String>,
 }
 
@@ -195,6 +225,19 @@ impl ListParams {
     }
 }
 
+/// The board: one page of work orders with their SLA state now, newest first. Technicians see
+/// only their own.
+#[utoipa::path(
+    get,
+    path = "/v1/work-orders",
+    tag = "work orders",
+    security(("bearer_token" = [])),
+    params(ListParams),
+    responses(
+        (status = 200, description = "One page of rows and how many match in total.", body = WorkOrderPage),
+        (status = 400, description = "A parameter is malformed; `field` names it.", body = ErrorBody),
+    ),
+)]
 async fn list(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -229,6 +272,20 @@ async fn list(
     }))
 }
 
+/// The work order detail: the view with its version, the timeline with device and server
+/// times, conflicts and refused edits with their review state, and the follow-up.
+#[utoipa::path(
+    get,
+    path = "/v1/work-orders/{id}",
+    tag = "work orders",
+    security(("bearer_token" = [])),
+    params(("id" = WorkOrderId, Path, description = "The work order's id.")),
+    responses(
+        (status = 200, description = "The work order.", body = WorkOrderDetail),
+        (status = 400, description = "`id` is not a work order id.", body = ErrorBody),
+        (status = 404, description = "No such work order, or not one the caller may see.", body = ErrorBody),
+    ),
+)]
 async fn read(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -248,8 +305,12 @@ async fn read(
 }
 
 /// `?expected_version=N` on an action: the version the dispatcher decided on.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct VersionParam {
+    /// The `version` of the work order the edit was decided on; if it changed since in a way
+    /// the edit would overwrite, the edit is refused with 409 and `current_version`.
+    #[param(value_type = Option<u64>)]
     expected_version: Option<String>,
 }
 
@@ -306,6 +367,22 @@ async fn perform(
     Ok(Json(detail::detail(state, &wo, version, now).await?))
 }
 
+/// Assigns the work order to a technician. Office only.
+#[utoipa::path(
+    post,
+    path = "/v1/work-orders/{id}/assign",
+    tag = "work orders",
+    security(("bearer_token" = [])),
+    params(("id" = WorkOrderId, Path, description = "The work order's id."), VersionParam),
+    request_body = AssignRequest,
+    responses(
+        (status = 200, description = "Assigned; the updated detail.", body = WorkOrderDetail),
+        (status = 400, description = "A field is malformed, or `technician` is not a technician; `field` names it.", body = ErrorBody),
+        (status = 403, description = "Technicians change work orders from their devices.", body = ErrorBody),
+        (status = 404, description = "No such work order.", body = ErrorBody),
+        (status = 409, description = "The work order changed since `expected_version` (`current_version` says where it is now), or its state does not allow this.", body = ErrorBody),
+    ),
+)]
 async fn assign(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -320,6 +397,23 @@ async fn assign(
     perform(&state, &auth, &id, action, expected).await
 }
 
+/// Performs an action on the work order (classify, reschedule, cancel, close, attach, …), as
+/// the office. The body names the action in `action`.
+#[utoipa::path(
+    post,
+    path = "/v1/work-orders/{id}/actions",
+    tag = "work orders",
+    security(("bearer_token" = [])),
+    params(("id" = WorkOrderId, Path, description = "The work order's id."), VersionParam),
+    request_body = Action,
+    responses(
+        (status = 200, description = "Done; the updated detail.", body = WorkOrderDetail),
+        (status = 400, description = "The action is malformed or breaks a rule; `field` names the field.", body = ErrorBody),
+        (status = 403, description = "Technicians act from their devices, and some actions are not the office's.", body = ErrorBody),
+        (status = 404, description = "No such work order.", body = ErrorBody),
+        (status = 409, description = "The work order changed since `expected_version`, or its state does not allow the action.", body = ErrorBody),
+    ),
+)]
 async fn act(
     State(state): State<AppState>,
     auth: AuthUser,

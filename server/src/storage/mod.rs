@@ -302,7 +302,7 @@ pub fn open_job_holder(summary: &WorkOrderSummary) -> Option<UserId> {
 }
 
 /// An entry of the parts catalogue.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Part {
     pub part_number: String,
     pub name: String,
