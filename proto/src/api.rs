@@ -22,6 +22,7 @@ pub const LOGIN_PATH: &str = "/v1/login";
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LoginRequest {
     pub username: String,
+    #[cfg_attr(feature = "openapi", schema(format = Password))]
     pub password: String,
     /// Shown to people managing devices, e.g. "Tablet of Ann" or the host name.
     pub device_name: String,
@@ -91,6 +92,7 @@ pub struct TechnicianProfile {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewUser {
     pub username: String,
+    #[cfg_attr(feature = "openapi", schema(format = Password))]
     pub password: String,
     pub display_name: String,
     pub role: Role,
@@ -358,6 +360,7 @@ pub const DEVICES_PATH: &str = "/v1/admin/devices";
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PasswordReset {
+    #[cfg_attr(feature = "openapi", schema(format = Password))]
     pub password: String,
 }
 

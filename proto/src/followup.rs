@@ -23,8 +23,10 @@ pub struct FollowUp {
     pub work_order: WorkOrderId,
     pub due_at: Timestamp,
     /// 1 (very unhappy) to 5 (very happy); `None` if the customer did not answer.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 5))]
     pub satisfaction: Option<u8>,
     /// 0 to 10: how likely they are to recommend us; `None` if they did not answer.
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 10))]
     pub nps: Option<u8>,
     /// What the customer said, or why there are no scores (e.g. "customer unreachable").
     #[serde(default)]
@@ -38,8 +40,10 @@ pub struct FollowUp {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewFollowUp {
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 5))]
     pub satisfaction: Option<u8>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 10))]
     pub nps: Option<u8>,
     #[serde(default)]
     pub comment: String,

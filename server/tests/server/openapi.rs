@@ -342,19 +342,49 @@ async fn real_answers_on_demo_data_fit_their_schemas() {
     }
     assert!(checked >= 11, "only {checked} answers were checked");
 
-    let (status, body) = h
-        .post(
-            "/v1/work-orders",
-            &token,
-            serde_json::to_value(intake(None)).expect("json"),
-        )
-        .await;
+    // Bodies the server accepts fit the request schemas, and its answers the answer schemas.
+    let new = serde_json::to_value(intake(None)).expect("json");
+    let errors = checker.errors(request_schema(&doc, "/v1/work-orders"), &new);
+    assert!(errors.is_empty(), "{errors:#?}");
+    let (status, body) = h.post("/v1/work-orders", &token, new).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let errors = checker.errors(
         answer_schema(&doc, &Method::POST, "/v1/work-orders", "201"),
         &body,
     );
     assert!(errors.is_empty(), "{errors:#?}");
+
+    let action = json!({"action": "cancel", "reason": "the customer fixed it"});
+    let errors = checker.errors(
+        request_schema(&doc, "/v1/work-orders/{id}/actions"),
+        &action,
+    );
+    assert!(errors.is_empty(), "{errors:#?}");
+    let created = body["id"].as_str().expect("id");
+    let (status, body) = h
+        .post(
+            &format!("/v1/work-orders/{created}/actions"),
+            &token,
+            action,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let schema = answer_schema(&doc, &Method::POST, "/v1/work-orders/{id}/actions", "200");
+    assert!(checker.errors(schema, &body).is_empty(), "{body}");
+    let unknown = json!({"action": "teleport"});
+    let errors = checker.errors(
+        request_schema(&doc, "/v1/work-orders/{id}/actions"),
+        &unknown,
+    );
+    assert!(!errors.is_empty(), "an unknown action fits the schema");
+}
+
+/// The JSON request body schema of `POST path`.
+fn request_schema<'a>(doc: &'a Value, path: &str) -> &'a Value {
+    let schema =
+        &doc["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"];
+    assert!(!schema.is_null(), "POST {path} has no JSON request schema");
+    schema
 }
 
 #[tokio::test]
