@@ -62,6 +62,7 @@ struct DeviceParams {
 #[utoipa::path(
     get,
     path = DEVICES_PATH,
+    operation_id = "list_devices",
     tag = "accounts",
     security(("bearer_token" = [])),
     params(DeviceParams),
@@ -89,6 +90,7 @@ async fn devices(
 #[utoipa::path(
     post,
     path = "/v1/admin/devices/{id}/revoke",
+    operation_id = "revoke_device",
     tag = "accounts",
     security(("bearer_token" = [])),
     params(("id" = DeviceId, Path, description = "The device's id.")),

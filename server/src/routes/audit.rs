@@ -61,6 +61,7 @@ fn time(field: &str, text: Option<&str>) -> Result<Option<Timestamp>, Error> {
 #[utoipa::path(
     get,
     path = AUDIT_PATH,
+    operation_id = "read_audit",
     tag = "reports",
     security(("bearer_token" = [])),
     params(AuditParams),

@@ -114,6 +114,7 @@ fn status(hash: &BlobHash, size: u64, offset: u64, complete: bool) -> Json<Uploa
 #[utoipa::path(
     post,
     path = "/v1/blobs/{sha256}/upload",
+    operation_id = "start_upload",
     tag = "devices",
     security(("bearer_token" = [])),
     params(("sha256" = BlobHash, Path, description = "The SHA-256 of the whole file.")),
@@ -174,6 +175,7 @@ fn number(name: &str, value: Option<&str>) -> Result<u64, Error> {
 #[utoipa::path(
     patch,
     path = "/v1/blobs/{sha256}/upload",
+    operation_id = "upload_chunk",
     tag = "devices",
     security(("bearer_token" = [])),
     params(
@@ -342,6 +344,7 @@ fn range_start(headers: &HeaderMap) -> Option<u64> {
 #[utoipa::path(
     get,
     path = "/v1/blobs/{sha256}",
+    operation_id = "download_blob",
     tag = "devices",
     security(("bearer_token" = [])),
     params(

@@ -137,6 +137,7 @@ pub async fn detail(
 #[utoipa::path(
     post,
     path = "/v1/work-orders/{id}/reviews/{review_id}/resolve",
+    operation_id = "resolve_review",
     tag = "work orders",
     security(("bearer_token" = [])),
     params(

@@ -55,6 +55,7 @@ fn parse_limit(text: Option<&str>) -> Result<u32, Error> {
 #[utoipa::path(
     get,
     path = "/v1/work-orders/{id}/suggestions",
+    operation_id = "suggest_technicians",
     tag = "dispatch",
     security(("bearer_token" = [])),
     params(("id" = WorkOrderId, Path, description = "The work order's id."), SuggestionParams),

@@ -36,6 +36,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 #[utoipa::path(
     get,
     path = "/v1/follow-ups",
+    operation_id = "due_follow_ups",
     tag = "follow-ups",
     security(("bearer_token" = [])),
     responses(

@@ -29,6 +29,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 #[utoipa::path(
     post,
     path = PREVIEW_PATH,
+    operation_id = "preview_intake",
     tag = "dispatch",
     security(("bearer_token" = [])),
     request_body = NewWorkOrder,

@@ -111,6 +111,7 @@ fn parse(params: &KpiParams, now: Timestamp) -> Result<(Timestamp, Timestamp, Kp
 #[utoipa::path(
     get,
     path = "/v1/kpis",
+    operation_id = "kpi_report",
     tag = "reports",
     security(("bearer_token" = [])),
     params(KpiParams),

@@ -162,6 +162,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 #[utoipa::path(
     get,
     path = OPENAPI_PATH,
+    operation_id = "openapi_document",
     tag = "service",
     responses(
         (status = 200, description = "The OpenAPI 3 document.", content_type = "application/json"),

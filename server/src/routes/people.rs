@@ -27,6 +27,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 #[utoipa::path(
     get,
     path = "/v1/technicians",
+    operation_id = "list_technicians",
     tag = "accounts",
     security(("bearer_token" = [])),
     responses(
@@ -92,6 +93,7 @@ async fn create_user(
 #[utoipa::path(
     get,
     path = "/v1/parts",
+    operation_id = "list_parts",
     tag = "stock",
     security(("bearer_token" = [])),
     responses((status = 200, description = "Every part in the catalogue.", body = Vec<Part>)),

@@ -78,6 +78,7 @@ pub fn stock_rows(
 #[utoipa::path(
     get,
     path = "/v1/stock",
+    operation_id = "stock_levels",
     tag = "stock",
     security(("bearer_token" = [])),
     responses(
@@ -113,6 +114,7 @@ struct MovementParams {
 #[utoipa::path(
     get,
     path = "/v1/stock/movements",
+    operation_id = "list_movements",
     tag = "stock",
     security(("bearer_token" = [])),
     params(MovementParams),
@@ -226,6 +228,7 @@ async fn record(
 #[utoipa::path(
     put,
     path = "/v1/stock/safety",
+    operation_id = "set_safety_level",
     tag = "stock",
     security(("bearer_token" = [])),
     request_body = SafetyUpdate,

@@ -61,6 +61,7 @@ pub(super) async fn ensure_technician(
 #[utoipa::path(
     post,
     path = "/v1/work-orders",
+    operation_id = "create_work_order",
     tag = "work orders",
     security(("bearer_token" = [])),
     request_body = NewWorkOrder,
@@ -230,6 +231,7 @@ impl ListParams {
 #[utoipa::path(
     get,
     path = "/v1/work-orders",
+    operation_id = "list_work_orders",
     tag = "work orders",
     security(("bearer_token" = [])),
     params(ListParams),
@@ -277,6 +279,7 @@ async fn list(
 #[utoipa::path(
     get,
     path = "/v1/work-orders/{id}",
+    operation_id = "read_work_order",
     tag = "work orders",
     security(("bearer_token" = [])),
     params(("id" = WorkOrderId, Path, description = "The work order's id.")),
@@ -371,6 +374,7 @@ async fn perform(
 #[utoipa::path(
     post,
     path = "/v1/work-orders/{id}/assign",
+    operation_id = "assign_work_order",
     tag = "work orders",
     security(("bearer_token" = [])),
     params(("id" = WorkOrderId, Path, description = "The work order's id."), VersionParam),
@@ -402,6 +406,7 @@ async fn assign(
 #[utoipa::path(
     post,
     path = "/v1/work-orders/{id}/actions",
+    operation_id = "act_on_work_order",
     tag = "work orders",
     security(("bearer_token" = [])),
     params(("id" = WorkOrderId, Path, description = "The work order's id."), VersionParam),
