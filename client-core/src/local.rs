@@ -40,6 +40,18 @@ pub(crate) fn act(
 ) -> Result<WorkOrderView> {
     let session = require_session(tx)?;
     let mut doc = docs::load_document(tx, id)?.ok_or_else(|| not_found(id))?;
+    // A notes edit keeps the text it started from, so that it can be made again as the same
+    // change of the text if the server refuses an earlier change (see `sync::notes`).
+    let notes_before = match action {
+        Action::EditNotes { .. } => Some(
+            doc.read()
+                .map_err(|e| Error::document(human_number(&id), e))?
+                .notes
+                .as_str()
+                .to_owned(),
+        ),
+        _ => None,
+    };
     let (wo, change) = match doc.act(action, &session.actor(), now) {
         Ok(done) => done,
         // Allowed, but nothing to record (notes set to the text they already hold).
@@ -53,6 +65,7 @@ pub(crate) fn act(
         &change.hash,
         &change.bytes,
         &LocalEdit::Act(action.clone()),
+        notes_before.as_deref(),
         now,
     )?;
     index::upsert_summary(tx, &WorkOrderSummary::new(&wo, now))?;
@@ -72,6 +85,7 @@ pub(crate) fn create(tx: &Connection, new: NewWorkOrder, now: Timestamp) -> Resu
         &change.hash,
         &change.bytes,
         &LocalEdit::Create(Box::new(new)),
+        None,
         now,
     )?;
     index::upsert_summary(tx, &WorkOrderSummary::new(&wo, now))?;

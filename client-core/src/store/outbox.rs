@@ -29,26 +29,30 @@ impl std::fmt::Debug for OutboxRow {
     }
 }
 
+/// Queues a local change. `notes_before` is, for a notes edit, the text it started from.
 pub(crate) fn push_outbox(
     conn: &Connection,
     doc: WorkOrderId,
     hash: &ChangeHash,
     change: &[u8],
     edit: &LocalEdit,
+    notes_before: Option<&str>,
     now: Timestamp,
 ) -> Result<()> {
     let edit = serde_json::to_string(edit).map_err(|e| Error::Corrupt {
         what: format!("the edit cannot be encoded ({e})"),
     })?;
     conn.prepare_cached(
-        "INSERT INTO outbox (doc, hash, change, edit, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO outbox (doc, hash, change, edit, created_at, notes_before)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?
     .execute(params![
         doc.to_string(),
         hash.to_string(),
         change,
         edit,
-        now.millis()
+        now.millis(),
+        notes_before
     ])?;
     Ok(())
 }
@@ -86,6 +90,8 @@ pub(crate) struct HeldEdit {
     pub edit: LocalEdit,
     /// When the person made it, by this device's clock.
     pub at: Timestamp,
+    /// For a notes edit, the text it started from (unknown for edits queued by older versions).
+    pub notes_before: Option<String>,
 }
 
 /// Holds every outbox row of `doc`: they build on a refused change, so they cannot be sent
@@ -99,18 +105,20 @@ pub(crate) fn hold_all(conn: &Connection, doc: WorkOrderId) -> Result<usize> {
 /// The held edits of `doc`, oldest first.
 pub(crate) fn held_edits(conn: &Connection, doc: WorkOrderId) -> Result<Vec<HeldEdit>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT id, edit, created_at FROM outbox WHERE doc = ?1 AND held = 1 ORDER BY id",
+        "SELECT id, edit, created_at, notes_before FROM outbox
+         WHERE doc = ?1 AND held = 1 ORDER BY id",
     )?;
     let rows = stmt.query_map([doc.to_string()], |r| {
         Ok((
             r.get::<_, i64>(0)?,
             r.get::<_, String>(1)?,
             r.get::<_, i64>(2)?,
+            r.get::<_, Option<String>>(3)?,
         ))
     })?;
     let mut out = Vec::new();
     for row in rows {
-        let (id, edit, at) = row?;
+        let (id, edit, at, notes_before) = row?;
         let edit: LocalEdit = serde_json::from_str(&edit).map_err(|e| Error::Corrupt {
             what: format!("a held edit of work order {doc} cannot be read ({e})"),
         })?;
@@ -118,16 +126,26 @@ pub(crate) fn held_edits(conn: &Connection, doc: WorkOrderId) -> Result<Vec<Held
             id,
             edit,
             at: Timestamp(at),
+            notes_before,
         });
     }
     Ok(out)
 }
 
 /// Replaces a held row's change with the one made again on the server's version; it is sent
-/// with the next push, in its original place in the queue.
-pub(crate) fn release(conn: &Connection, id: i64, hash: &ChangeHash, change: &[u8]) -> Result<()> {
-    conn.prepare_cached("UPDATE outbox SET held = 0, hash = ?2, change = ?3 WHERE id = ?1")?
-        .execute(params![id, hash.to_string(), change])?;
+/// with the next push, in its original place in the queue. `notes_before` is, for a notes
+/// edit, the server's text the new change started from.
+pub(crate) fn release(
+    conn: &Connection,
+    id: i64,
+    hash: &ChangeHash,
+    change: &[u8],
+    notes_before: Option<&str>,
+) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE outbox SET held = 0, hash = ?2, change = ?3, notes_before = ?4 WHERE id = ?1",
+    )?
+    .execute(params![id, hash.to_string(), change, notes_before])?;
     Ok(())
 }
 

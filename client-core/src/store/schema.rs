@@ -10,6 +10,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0001_initial.sql"),
     include_str!("../../migrations/0002_access.sql"),
     include_str!("../../migrations/0003_attachments.sql"),
+    include_str!("../../migrations/0004_notes_base.sql"),
 ];
 
 /// Schema version this code writes.

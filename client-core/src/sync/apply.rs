@@ -3,6 +3,7 @@
 //! does the cursor move. If anything fails on the way, the transaction rolls back whole and the
 //! same page is fetched again next time.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 
 use rusqlite::Connection;
@@ -11,13 +12,14 @@ use fieldsync_proto::wire::{
     ChangeBytes, DocUpdate, ErrorCode, PushOutcome, Rejection, SyncResponse, UpdatePayload,
 };
 use fieldsync_proto::{
-    ActionError, DocumentError, Timestamp, WorkOrderDocument, WorkOrderId, WorkOrderSummary,
+    Action, ActionError, DocumentError, Timestamp, WorkOrderDocument, WorkOrderId, WorkOrderSummary,
 };
 
 use crate::edit::LocalEdit;
 use crate::error::Result;
 use crate::local::{self, name_of};
 use crate::store::{docs, index, leaving, meta, outbox, resync};
+use crate::sync::notes;
 use crate::sync::request::Outgoing;
 
 /// What applying one response did.
@@ -268,7 +270,8 @@ fn code_for(e: &DocumentError) -> ErrorCode {
 
 /// Makes the held edits of `id` again, in their order, on the version just stored: each that
 /// still applies becomes a new change in its old place in the outbox; each that does not goes
-/// to the rejected list with the reason.
+/// to the rejected list with the reason. A notes edit is made again as the change of the text
+/// the person made (`notes::rebase`), not as the whole text they left.
 fn replay_held(tx: &Connection, id: WorkOrderId, now: Timestamp) -> Result<()> {
     let held = outbox::held_edits(tx, id)?;
     if held.is_empty() {
@@ -281,8 +284,8 @@ fn replay_held(tx: &Connection, id: WorkOrderId, now: Timestamp) -> Result<()> {
     };
     let mut latest = None;
     for edit in held {
-        let action = match &edit.edit {
-            LocalEdit::Act(action) => action,
+        let mut action = match &edit.edit {
+            LocalEdit::Act(action) => Cow::Borrowed(action),
             LocalEdit::Create(_) => {
                 outbox::reject_rows(
                     tx,
@@ -295,11 +298,28 @@ fn replay_held(tx: &Connection, id: WorkOrderId, now: Timestamp) -> Result<()> {
                 continue;
             }
         };
+        let mut notes_before = None;
+        if let (Action::EditNotes { text }, Some(base)) = (action.as_ref(), &edit.notes_before) {
+            // An unreadable version fails `act` below with the reason.
+            if let Ok(current) = doc.read() {
+                let theirs = current.notes.as_str().to_owned();
+                action = Cow::Owned(Action::EditNotes {
+                    text: notes::rebase(base, text, &theirs),
+                });
+                notes_before = Some(theirs);
+            }
+        }
         // The person's own time, so that SLA clocks count from when they acted.
-        match doc.act(action, &actor, edit.at) {
+        match doc.act(&action, &actor, edit.at) {
             Ok((wo, change)) => {
                 docs::append_chunk(tx, id, &change.bytes)?;
-                outbox::release(tx, edit.id, &change.hash, &change.bytes)?;
+                outbox::release(
+                    tx,
+                    edit.id,
+                    &change.hash,
+                    &change.bytes,
+                    notes_before.as_deref(),
+                )?;
                 latest = Some(wo);
             }
             Err(DocumentError::Unchanged) => {
@@ -615,6 +635,111 @@ mod tests {
             role: Role::Technician,
             device: fieldsync_proto::DeviceId::new(),
         }
+    }
+
+    fn notes(store: &Store, id: WorkOrderId) -> String {
+        store
+            .read(|c| local::view(c, id, now()))
+            .expect("view")
+            .notes
+    }
+
+    /// The changes of `out` for `doc`, up to `n`, taken in by the server copy.
+    fn server_takes(server: &mut WorkOrderDocument, out: &Outgoing, n: usize) {
+        let push = &out.request.push[0];
+        server
+            .apply_changes(&push.changes[..n])
+            .expect("the server stores the accepted part");
+    }
+
+    #[test]
+    fn a_notes_edit_after_a_refused_change_is_made_again_once_beside_the_accepted_one() {
+        // The notes edit before the refused change is stored on the server; the one after it
+        // is held and made again on the server's version, which already holds the first. Text
+        // splices are not idempotent, so each must reach the server exactly once.
+        let (store, id, mut server) = tech_with_job();
+        act(
+            &store,
+            id,
+            Action::EditNotes {
+                text: "[one]".into(),
+            },
+        );
+        act(&store, id, Action::Accept);
+        act(
+            &store,
+            id,
+            Action::EditNotes {
+                text: "[one] [two]".into(),
+            },
+        );
+        let out = build(&store);
+        assert_eq!(out.request.push[0].changes.len(), 3);
+        server_takes(&mut server, &out, 1);
+        apply(
+            &store,
+            &out,
+            &refused(&out, id, ErrorCode::FieldNotWritable, 1),
+        );
+        assert_eq!(pending(&store), 1, "only the later notes edit is held");
+
+        apply(
+            &store,
+            &build(&store),
+            &response(7, vec![(id, UpdatePayload::Snapshot(server.save()))]),
+        );
+        assert_eq!(notes(&store, id), "[one] [two]");
+        // The edit made again goes up, and the server ends with each part once.
+        let again = build(&store);
+        assert_eq!(again.request.push[0].changes.len(), 1);
+        server_takes(&mut server, &again, 1);
+        assert_eq!(server.read().expect("read").notes.as_str(), "[one] [two]");
+        // A late copy of the first request changes nothing on the server: its accepted part is
+        // there already, and the refused change is refused again.
+        server_takes(&mut server, &out, 1);
+        assert_eq!(server.read().expect("read").notes.as_str(), "[one] [two]");
+    }
+
+    #[test]
+    fn a_held_notes_edit_keeps_what_others_wrote_meanwhile() {
+        // Notes merge as text: making a held notes edit again adds what this device typed to
+        // the server's text, and does not replace what someone else wrote in the meantime.
+        let (store, id, mut server) = tech_with_job();
+        act(&store, id, Action::Accept);
+        act(
+            &store,
+            id,
+            Action::EditNotes {
+                text: "[mine]".into(),
+            },
+        );
+        let out = build(&store);
+        apply(
+            &store,
+            &out,
+            &refused(&out, id, ErrorCode::FieldNotWritable, 0),
+        );
+        let admin = fieldsync_proto::Actor {
+            role: Role::Admin,
+            ..office_actor()
+        };
+        server
+            .act(
+                &Action::EditNotes {
+                    text: "[theirs]".into(),
+                },
+                &admin,
+                now(),
+            )
+            .expect("someone else's note");
+        apply(
+            &store,
+            &build(&store),
+            &response(7, vec![(id, UpdatePayload::Snapshot(server.save()))]),
+        );
+        let text = notes(&store, id);
+        assert_eq!(text.matches("[mine]").count(), 1, "{text}");
+        assert_eq!(text.matches("[theirs]").count(), 1, "{text}");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! applied nothing local changes, and a retried push is idempotent on the server.
 
 pub(crate) mod apply;
+mod notes;
 pub(crate) mod request;
 
 use std::collections::HashSet;
