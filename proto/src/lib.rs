@@ -3,6 +3,9 @@
 //!
 //! Pure by design: no I/O and no async runtime, so every rule is tested deterministically and
 //! the client library and the server can never disagree on what a work order means.
+//!
+//! With the `openapi` feature (the server's), the JSON bodies also describe themselves as
+//! OpenAPI schemas (`utoipa::ToSchema`); the device library builds without it.
 
 mod actions;
 pub mod api;

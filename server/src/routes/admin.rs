@@ -57,8 +57,9 @@ struct DeviceParams {
     user: Option<String>,
 }
 
-/// Registered devices, with when they were last seen and whether they were revoked. Admins
-/// only.
+/// Registered devices, with when they were last seen and whether they were revoked.
+///
+/// Admins only.
 #[utoipa::path(
     get,
     path = DEVICES_PATH,
@@ -85,8 +86,9 @@ async fn devices(
     Ok(Json(state.storage().devices(user).await?))
 }
 
-/// Revokes a device: its token is refused from then on. Revoking again answers the same.
-/// Admins only; written to the audit trail.
+/// Revokes a device: its token is refused from then on.
+///
+/// Revoking again answers the same. Admins only; written to the audit trail.
 #[utoipa::path(
     post,
     path = "/v1/admin/devices/{id}/revoke",
@@ -137,8 +139,9 @@ async fn revoke(
     Ok(Json(device))
 }
 
-/// Sets a new password for an account and ends its sessions. Admins only; written to the
-/// audit trail.
+/// Sets a new password for an account and ends its sessions.
+///
+/// Admins only; written to the audit trail.
 #[utoipa::path(
     post,
     path = "/v1/admin/users/{user}/password",

@@ -109,8 +109,9 @@ fn status(hash: &BlobHash, size: u64, offset: u64, complete: bool) -> Json<Uploa
     })
 }
 
-/// Starts an upload of `size` bytes under their SHA-256, or asks how far this device's upload
-/// got. A blob the server already has answers `complete` at once.
+/// Starts an upload of `size` bytes under their SHA-256, or asks how far this device's upload got.
+///
+/// A blob the server already has answers `complete` at once.
 #[utoipa::path(
     post,
     path = "/v1/blobs/{sha256}/upload",
@@ -170,8 +171,10 @@ fn number(name: &str, value: Option<&str>) -> Result<u64, Error> {
         .map_err(|_| Error::InvalidInput(format!("{name}: '{text}' is not a number of bytes")))
 }
 
-/// Sends one chunk (at most 1 MiB). The last chunk verifies the whole file against its hash;
-/// a damaged chunk is refused and nothing of it is kept.
+/// Sends one chunk (at most 1 MiB).
+///
+/// The last chunk verifies the whole file against its hash; a damaged chunk is refused and nothing
+/// of it is kept.
 #[utoipa::path(
     patch,
     path = "/v1/blobs/{sha256}/upload",
@@ -340,6 +343,7 @@ fn range_start(headers: &HeaderMap) -> Option<u64> {
 }
 
 /// The bytes of an attachment, for people who can see a work order that references it.
+///
 /// `Range: bytes=K-` resumes a download from byte K.
 #[utoipa::path(
     get,

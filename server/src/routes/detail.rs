@@ -132,8 +132,9 @@ pub async fn detail(
     })
 }
 
-/// Marks a conflict or refused edit of the work order reviewed. The first review stands; doing
-/// it again answers the same.
+/// Marks a conflict or refused edit of the work order reviewed.
+///
+/// The first review stands; doing it again answers the same.
 #[utoipa::path(
     post,
     path = "/v1/work-orders/{id}/reviews/{review_id}/resolve",

@@ -50,8 +50,10 @@ fn parse_limit(text: Option<&str>) -> Result<u32, Error> {
     }
 }
 
-/// The technicians who fit the work order best, ranked by skill match, distance from the
-/// site, current load and seniority for VIP work, with the reasons for each rank. Office only.
+/// The technicians who fit the work order best, with the reasons for each rank.
+///
+/// Ranked by skill match, distance from the site, current load and seniority for VIP work.
+/// Office only.
 #[utoipa::path(
     get,
     path = "/v1/work-orders/{id}/suggestions",

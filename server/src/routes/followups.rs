@@ -31,8 +31,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(record))
 }
 
-/// Follow-up calls due now (48 hours after completion, not yet recorded), longest waiting
-/// first. Office only.
+/// Follow-up calls due now (48 hours after completion, not yet recorded), longest waiting first.
+///
+/// Office only.
 #[utoipa::path(
     get,
     path = "/v1/follow-ups",

@@ -24,8 +24,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(preview))
 }
 
-/// Checks the intake as creating it would, then answers what creating it now would compute:
-/// priority, SLA targets and due times, with the reasons. Nothing is stored. Office only.
+/// Priority, SLA targets and due times an intake would get, with the reasons; saves nothing.
+///
+/// The intake is checked as creating it would be, so the same fields are refused. Office only.
 #[utoipa::path(
     post,
     path = PREVIEW_PATH,

@@ -105,9 +105,10 @@ fn parse(params: &KpiParams, now: Timestamp) -> Result<(Timestamp, Timestamp, Kp
     ))
 }
 
-/// The dashboard's figures: first response and resolution times, SLA compliance, first-time-fix
-/// rate, repeat repairs within 30 days, satisfaction and NPS, overall, by period and by
-/// technician. Office only.
+/// The dashboard's figures, overall, by period and by technician.
+///
+/// First response and resolution times, SLA compliance, first-time-fix rate, repeat repairs
+/// within 30 days, satisfaction and NPS. Office only.
 #[utoipa::path(
     get,
     path = "/v1/kpis",

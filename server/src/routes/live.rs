@@ -34,9 +34,11 @@ fn query_token(query: Option<&str>) -> Option<String> {
     })
 }
 
-/// The live channel, a WebSocket. The server sends JSON text frames (`LiveNotice`): `ready`
-/// with its latest commit first, then `changed` whenever something in the caller's scope is
-/// committed; the client answers by running an ordinary sync. It carries no document data.
+/// The live channel, a WebSocket.
+///
+/// The server sends JSON text frames (`LiveNotice`): `ready` with its latest commit first, then
+/// `changed` whenever something in the caller's scope is committed; the client answers by running
+/// an ordinary sync. It carries no document data.
 #[utoipa::path(
     get,
     path = LIVE_PATH,

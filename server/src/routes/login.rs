@@ -16,8 +16,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(login))
 }
 
-/// Signs in: a username and password for a bearer token bound to a device. Repeated failures
-/// from one address or for one account are slowed down with 429.
+/// Signs in: a username and password for a bearer token bound to a device.
+///
+/// Repeated failures from one address or for one account are slowed down with 429.
 #[utoipa::path(
     post,
     path = LOGIN_PATH,

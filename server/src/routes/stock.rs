@@ -73,8 +73,10 @@ pub fn stock_rows(
         .collect()
 }
 
-/// Stock of every part at every location with a movement or a safety level, folded from the
-/// ledger: below-safety and negative stock are flagged, never clamped. Office only.
+/// Stock of every part at every location, folded from the movements ledger.
+///
+/// Every part and location with a movement or a safety level; below-safety and negative stock
+/// are flagged, never clamped. Office only.
 #[utoipa::path(
     get,
     path = "/v1/stock",
@@ -109,8 +111,9 @@ struct MovementParams {
     limit: Option<String>,
 }
 
-/// The movements ledger (receipts, transfers, usages from work orders, adjustments), newest
-/// first. Office only.
+/// The movements ledger (receipts, transfers, usages from work orders, adjustments), newest first.
+///
+/// Office only.
 #[utoipa::path(
     get,
     path = "/v1/stock/movements",
@@ -186,8 +189,9 @@ fn movement(new: NewMovement, auth: &AuthUser, now: Timestamp) -> Result<StockMo
     Ok(m)
 }
 
-/// Records a receipt, transfer or adjustment. A movement sent again with the same `id` counts
-/// once (200 instead of 201). Office only.
+/// Records a receipt, transfer or adjustment.
+///
+/// A movement sent again with the same `id` counts once (200 instead of 201). Office only.
 #[utoipa::path(
     post,
     path = "/v1/stock/movements",

@@ -21,10 +21,11 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(sync))
 }
 
-/// One round of the device sync protocol: push the device's changes, then pull a page of
-/// updates in its scope. Request and answer are binary protocol frames (`SyncRequest` and
-/// `SyncResponse`, postcard-encoded with a version header), not JSON; refusals before a frame
-/// is answered are the usual JSON error body.
+/// One round of the device sync protocol: push the device's changes, then pull updates.
+///
+/// Updates are a page of what changed in the device's scope. Request and answer are binary
+/// protocol frames (`SyncRequest` and `SyncResponse`, postcard-encoded with a version header),
+/// not JSON; refusals before a frame is answered are the usual JSON error body.
 #[utoipa::path(
     post,
     path = wire::SYNC_PATH,

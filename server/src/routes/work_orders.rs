@@ -226,8 +226,9 @@ impl ListParams {
     }
 }
 
-/// The board: one page of work orders with their SLA state now, newest first. Technicians see
-/// only their own.
+/// The board: one page of work orders with their SLA state now, newest first.
+///
+/// Technicians see only their own.
 #[utoipa::path(
     get,
     path = "/v1/work-orders",
@@ -274,8 +275,10 @@ async fn list(
     }))
 }
 
-/// The work order detail: the view with its version, the timeline with device and server
-/// times, conflicts and refused edits with their review state, and the follow-up.
+/// The work order detail.
+///
+/// The view with its version, the timeline with device and server times, conflicts and
+/// refused edits with their review state, and the follow-up.
 #[utoipa::path(
     get,
     path = "/v1/work-orders/{id}",
@@ -401,8 +404,9 @@ async fn assign(
     perform(&state, &auth, &id, action, expected).await
 }
 
-/// Performs an action on the work order (classify, reschedule, cancel, close, attach, …), as
-/// the office. The body names the action in `action`.
+/// Performs an action on the work order as the office.
+///
+/// Classify, reschedule, cancel, close, attach, …: the body names the action in `action`.
 #[utoipa::path(
     post,
     path = "/v1/work-orders/{id}/actions",

@@ -168,7 +168,11 @@ async fn the_document_is_openapi_3_json_and_what_the_code_generates() {
             op["tags"].as_array().is_some_and(|t| !t.is_empty()),
             "{what} has no tag"
         );
-        assert!(op["summary"].as_str().is_some(), "{what} has no summary");
+        let summary = op["summary"].as_str().unwrap_or_default();
+        assert!(
+            !summary.is_empty() && !summary.contains('\n'),
+            "{what} needs a one-line summary: {summary:?}"
+        );
         if let Some(security) = op["security"].as_array() {
             for requirement in security {
                 for name in requirement.as_object().expect("requirement").keys() {
