@@ -10,6 +10,7 @@ use crate::auth::limit::{LoginLimiter, LoginLimits};
 use crate::blobs::{BlobLimits, SharedBlobStore};
 use crate::error::Error;
 use crate::storage::{NewAuditEntry, SharedStorage};
+use crate::sync::cache::DocumentCache;
 
 /// How long a login stays valid.
 pub const TOKEN_TTL_MILLIS: i64 = 30 * 24 * 60 * 60 * 1000;
@@ -31,6 +32,8 @@ struct Inner {
     /// Attachment bytes; `None` in routers built without one (attachment routes then refuse).
     blobs: Option<SharedBlobStore>,
     blob_limits: BlobLimits,
+    /// Documents pushed to lately, kept loaded for the next push.
+    hot_documents: Arc<DocumentCache>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -56,6 +59,7 @@ impl AppState {
                 login_limiter: LoginLimiter::new(limits),
                 blobs: None,
                 blob_limits: BlobLimits::default(),
+                hot_documents: Arc::default(),
             }),
         }
     }
@@ -75,6 +79,7 @@ impl AppState {
                 login_limiter: LoginLimiter::new(login_limits),
                 blobs: Some(blobs),
                 blob_limits,
+                hot_documents: Arc::default(),
             }),
         }
     }
@@ -96,6 +101,11 @@ impl AppState {
     pub async fn audit(&self, entries: Vec<NewAuditEntry>) -> Result<(), Error> {
         self.inner.storage.append_audit(entries).await?;
         Ok(())
+    }
+
+    /// The cache of documents pushed to lately.
+    pub fn hot_documents(&self) -> &Arc<DocumentCache> {
+        &self.inner.hot_documents
     }
 
     pub fn storage(&self) -> &SharedStorage {

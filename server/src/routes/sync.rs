@@ -62,6 +62,7 @@ async fn sync(
     let now = Timestamp::now();
     let results = push_all(
         state.storage(),
+        state.hot_documents(),
         state.blobs(),
         &auth.actor(),
         request.push,

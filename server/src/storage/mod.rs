@@ -450,6 +450,19 @@ pub trait Storage: Send + Sync + 'static {
 
     // Documents.
     async fn load_document(&self, id: WorkOrderId) -> Result<Option<StoredDocument>, StorageError>;
+    /// Like `load_document`, but leaves `snapshot` empty when the stored version is `known`:
+    /// for callers that hold that version in memory already and only check it is current.
+    async fn load_document_unless(
+        &self,
+        id: WorkOrderId,
+        known: Seq,
+    ) -> Result<Option<StoredDocument>, StorageError> {
+        let mut stored = self.load_document(id).await?;
+        if let Some(s) = stored.as_mut().filter(|s| s.version == known) {
+            s.snapshot = Vec::new();
+        }
+        Ok(stored)
+    }
     /// Stores one update atomically, with the next sequence number, if the version matches,
     /// together with its audit entries; also remembers `summary.assignee` as having been
     /// assigned the document (see `was_assigned`).

@@ -3,9 +3,12 @@
 //! Every document update, from a device or from the office, ends in `Storage::commit` with
 //! optimistic concurrency, so devices pull all of them the same way.
 
+pub mod cache;
 pub mod edit;
 pub mod pull;
 pub mod push;
+#[cfg(test)]
+pub(crate) mod scenarios;
 
 /// How often an update is recomputed when another commit to the same document won the race.
 pub const MAX_COMMIT_ATTEMPTS: usize = 8;

@@ -18,11 +18,12 @@ use fieldsync_proto::{
     WorkOrderId,
 };
 
+use super::cache::{DocumentCache, HotDocument};
 use super::MAX_COMMIT_ATTEMPTS;
 use crate::blobs::SharedBlobStore;
 use crate::error::Error;
 use crate::storage::{
-    CommitOutcome, DocumentCommit, NewAuditEntry, NewChange, SharedStorage, StoredDocument,
+    CommitOutcome, DocumentCommit, NewAuditEntry, NewChange, Seq, SharedStorage, StoredDocument,
 };
 
 /// What to do with one pushed document, decided without touching storage.
@@ -35,6 +36,9 @@ pub enum PushPlan {
         rejection: Rejection,
         audit: Vec<NewAuditEntry>,
     },
+    /// A change was refused, and rebuilding the accepted state needs the stored bytes, which
+    /// the in-memory base was planned without: plan again on `Base::Stored`.
+    NeedsStoredBytes,
     /// Store the commit (the accepted changes); then answer `rejection` if one was refused.
     Commit {
         commit: Box<DocumentCommit>,
@@ -43,6 +47,33 @@ pub enum PushPlan {
         /// Blobs the stored work order references, for the blob reference index.
         attachments: Vec<BlobHash>,
     },
+}
+
+/// The state a push is merged into.
+pub enum Base<'a> {
+    /// Nothing is stored: the push creates the document.
+    New,
+    /// The stored document, to load from its bytes.
+    Stored(&'a StoredDocument),
+    /// The stored document already in memory at `stored.version` (whose `snapshot` may then be
+    /// left empty).
+    Hot(&'a StoredDocument, Box<HotDocument>),
+}
+
+impl<'a> Base<'a> {
+    fn stored(&self) -> Option<&'a StoredDocument> {
+        match self {
+            Base::New => None,
+            Base::Stored(s) | Base::Hot(s, _) => Some(*s),
+        }
+    }
+}
+
+/// A plan, and the document as it will be once the plan's commit (if any) is stored, with the
+/// work order it holds: worth keeping in memory for the next push.
+pub struct Planned {
+    pub plan: PushPlan,
+    pub result: Option<(WorkOrderDocument, WorkOrder)>,
 }
 
 /// Whether the pusher may write to the document at all.
@@ -136,6 +167,13 @@ pub fn audit_accepted(
     *log = audit.entries;
 }
 
+fn unreadable(stored: &StoredDocument, e: DocumentError) -> Error {
+    Error::Internal(format!(
+        "stored work order {} is unreadable: {e}",
+        stored.summary.number
+    ))
+}
+
 /// Merges `changes` one by one into the stored state of `id` (or a new document), checking
 /// each, and plans what to store and answer.
 pub fn plan_push(
@@ -146,6 +184,23 @@ pub fn plan_push(
     actor: &Actor,
     now: Timestamp,
 ) -> Result<PushPlan, Error> {
+    let base = match stored {
+        Some(s) => Base::Stored(s),
+        None => Base::New,
+    };
+    plan(base, access, id, changes, actor, now).map(|p| p.plan)
+}
+
+/// `plan_push` on any base, also returning the resulting document.
+pub fn plan(
+    base: Base<'_>,
+    access: Access,
+    id: WorkOrderId,
+    changes: &[ChangeBytes],
+    actor: &Actor,
+    now: Timestamp,
+) -> Result<Planned, Error> {
+    let stored = base.stored();
     let mut audit = AuditLog {
         actor,
         id,
@@ -159,31 +214,37 @@ pub fn plan_push(
             None,
             format!("{}: not the pusher's work order", rejection.code),
         );
-        return Ok(PushPlan::Reject {
-            rejection,
-            audit: audit.entries,
+        return Ok(Planned {
+            plan: PushPlan::Reject {
+                rejection,
+                audit: audit.entries,
+            },
+            result: None,
         });
     }
+    // The stored bytes loaded afresh; `None` when the plan was made without them.
     let load = || match stored {
-        Some(s) => WorkOrderDocument::load(&s.snapshot).map_err(|e| {
-            Error::Internal(format!(
-                "stored work order {} is unreadable: {e}",
-                s.summary.number
-            ))
-        }),
-        None => WorkOrderDocument::load_chunks(std::iter::empty()).map_err(Error::internal),
+        Some(s) if s.snapshot.is_empty() => Ok(None),
+        Some(s) => WorkOrderDocument::load(&s.snapshot)
+            .map(Some)
+            .map_err(|e| unreadable(s, e)),
+        None => WorkOrderDocument::load_chunks(std::iter::empty())
+            .map(Some)
+            .map_err(Error::internal),
     };
-    let mut doc = load()?;
+    let (mut doc, mut before) = match base {
+        Base::Hot(_, hot) => (hot.doc, Some(hot.work_order)),
+        Base::Stored(s) => {
+            let doc = WorkOrderDocument::load(&s.snapshot).map_err(|e| unreadable(s, e))?;
+            let wo = doc.read().map_err(|e| unreadable(s, e))?;
+            (doc, Some(wo))
+        }
+        Base::New => (
+            load()?.ok_or_else(|| Error::internal("no empty document"))?,
+            None,
+        ),
+    };
     let heads = doc.heads();
-    let mut before: Option<WorkOrder> = match stored {
-        Some(s) => Some(doc.read().map_err(|e| {
-            Error::Internal(format!(
-                "stored work order {} is unreadable: {e}",
-                s.summary.number
-            ))
-        })?),
-        None => None,
-    };
 
     let mut refused: Option<(usize, ErrorCode, String)> = None;
     for (index, change) in changes.iter().enumerate() {
@@ -244,7 +305,13 @@ pub fn plan_push(
             audit.add(AuditKind::ChangeRejected, when, format!("{code}: {reason}"));
             // A refused change may have been half taken in (queued for missing
             // dependencies): rebuild the accepted state from the stored one.
-            doc = load()?;
+            let Some(pristine) = load()? else {
+                return Ok(Planned {
+                    plan: PushPlan::NeedsStoredBytes,
+                    result: None,
+                });
+            };
+            doc = pristine;
             doc.apply_changes(&changes[..index])
                 .map_err(|e| Error::Internal(format!("accepted changes no longer merge: {e}")))?;
             let stored_part = if index == 0 {
@@ -270,35 +337,43 @@ pub fn plan_push(
         .into_iter()
         .map(|(hash, bytes)| NewChange { hash, bytes })
         .collect();
-    let Some(wo) = before.filter(|_| !new_changes.is_empty()) else {
-        return Ok(match rejection {
+    let Some(wo) = before.as_ref().filter(|_| !new_changes.is_empty()) else {
+        let plan = match rejection {
             Some(rejection) => PushPlan::Reject {
                 rejection,
                 audit: audit.entries,
             },
             None => PushPlan::AlreadyStored,
+        };
+        return Ok(Planned {
+            plan,
+            result: before.map(|wo| (doc, wo)),
         });
     };
     let attachments = wo.attachments.iter().map(|a| a.sha256.clone()).collect();
-    let (summary, sla, usages, entries) = DocumentCommit::derived(&wo, now);
-    Ok(PushPlan::Commit {
-        attachments,
-        new_changes: count(new_changes.len()),
-        commit: Box::new(DocumentCommit {
-            doc: id,
-            expected: stored.map(|s| s.version),
-            snapshot: doc.save(),
-            summary,
-            sla,
-            usages,
-            entries,
-            changes: new_changes,
-            origin: Some(actor.device),
-            received_at: now,
-            known_by: stored.is_none().then_some(actor.device),
-            audit: audit.entries,
-        }),
-        rejection,
+    let (summary, sla, usages, entries) = DocumentCommit::derived(wo, now);
+    let commit = Box::new(DocumentCommit {
+        doc: id,
+        expected: stored.map(|s| s.version),
+        snapshot: doc.save(),
+        summary,
+        sla,
+        usages,
+        entries,
+        changes: new_changes,
+        origin: Some(actor.device),
+        received_at: now,
+        known_by: stored.is_none().then_some(actor.device),
+        audit: audit.entries,
+    });
+    Ok(Planned {
+        plan: PushPlan::Commit {
+            attachments,
+            new_changes: count(commit.changes.len()),
+            commit,
+            rejection,
+        },
+        result: before.map(|wo| (doc, wo)),
     })
 }
 
@@ -306,6 +381,7 @@ pub fn plan_push(
 /// failure stops the request (what was committed before stays, and a retry is idempotent).
 pub async fn push_all(
     storage: &SharedStorage,
+    cache: &Arc<DocumentCache>,
     blobs: Option<&SharedBlobStore>,
     actor: &Actor,
     docs: Vec<PushDoc>,
@@ -314,7 +390,7 @@ pub async fn push_all(
     let mut results = Vec::with_capacity(docs.len());
     for push in docs {
         let doc = push.doc;
-        let outcome = push_one(storage, blobs, actor, push, now).await?;
+        let outcome = push_one(storage, cache, blobs, actor, push, now).await?;
         match &outcome {
             PushOutcome::Accepted { new_changes } => {
                 tracing::debug!(%doc, new_changes, "push accepted")
@@ -366,8 +442,66 @@ async fn access(
     })
 }
 
+/// The stored state of `id` and, when the cache holds that very version, the document in
+/// memory (the stored bytes are then not read at all).
+async fn load_base(
+    storage: &SharedStorage,
+    cache: &DocumentCache,
+    id: WorkOrderId,
+    use_cache: bool,
+) -> Result<(Option<StoredDocument>, Option<HotDocument>), Error> {
+    let known = cache.version(id).filter(|_| use_cache);
+    let Some(known) = known else {
+        return Ok((storage.load_document(id).await?, None));
+    };
+    let stored = storage.load_document_unless(id, known).await?;
+    match stored {
+        Some(s) if s.snapshot.is_empty() => match cache.take(id, s.version) {
+            Some(hot) => Ok((Some(s), Some(hot))),
+            // Taken by a concurrent push meanwhile: read the bytes after all.
+            None => Ok((storage.load_document(id).await?, None)),
+        },
+        other => {
+            cache.forget(id);
+            Ok((other, None))
+        }
+    }
+}
+
+/// The answer to a push the document library panicked on, recorded in the audit trail.
+async fn crashed(
+    storage: &SharedStorage,
+    actor: &Actor,
+    id: WorkOrderId,
+    now: Timestamp,
+) -> Result<PushOutcome, Error> {
+    tracing::error!(%id, "merging pushed changes panicked");
+    let rejection = Rejection {
+        code: ErrorCode::ChangeUndecodable,
+        message: format!(
+            "work order {}: the server could not process these changes; nothing of this document was stored",
+            human_number(&id)
+        ),
+        accepted: 0,
+    };
+    let mut audit = AuditLog {
+        actor,
+        id,
+        now,
+        entries: Vec::new(),
+    };
+    audit.add(
+        AuditKind::ChangeRejected,
+        None,
+        format!("{}: the changes crashed the merge", rejection.code),
+    );
+    storage.append_audit(audit.entries).await?;
+    Ok(PushOutcome::Rejected(rejection))
+}
+
 async fn push_one(
     storage: &SharedStorage,
+    cache: &Arc<DocumentCache>,
     blobs: Option<&SharedBlobStore>,
     actor: &Actor,
     push: PushDoc,
@@ -375,49 +509,55 @@ async fn push_one(
 ) -> Result<PushOutcome, Error> {
     let id = push.doc;
     let changes = Arc::new(push.changes);
-    for attempt in 1..=MAX_COMMIT_ATTEMPTS {
-        let stored = storage.load_document(id).await?;
+    let mut use_cache = true;
+    let mut attempt = 0;
+    while attempt < MAX_COMMIT_ATTEMPTS {
+        let (stored, hot) = load_base(storage, cache, id, use_cache).await?;
         let access = access(storage, actor, id, stored.as_ref()).await?;
         let (changes, actor) = (changes.clone(), *actor);
         // Merging and validating is CPU work proportional to the document: keep it off the
         // async workers.
         let planned = tokio::task::spawn_blocking(move || {
-            plan_push(stored.as_ref(), access, id, &changes, &actor, now)
+            let base = match (&stored, hot) {
+                (None, _) => Base::New,
+                (Some(s), Some(hot)) => Base::Hot(s, Box::new(hot)),
+                (Some(s), None) => Base::Stored(s),
+            };
+            let planned = plan(base, access, id, &changes, &actor, now);
+            (planned, stored.map(|s| s.version))
         })
         .await;
-        let plan = match planned {
-            Ok(plan) => plan?,
+        let (planned, version) = match planned {
+            Ok((planned, version)) => (planned?, version),
             // Input that makes the document library fail this badly is refused like any
             // other bad change, so that the device stops retrying it.
-            Err(e) if e.is_panic() => {
-                tracing::error!(%id, "merging pushed changes panicked");
-                let rejection = Rejection {
-                    code: ErrorCode::ChangeUndecodable,
-                    message: format!(
-                        "work order {}: the server could not process these changes; nothing of this document was stored",
-                        human_number(&id)
-                    ),
-                    accepted: 0,
-                };
-                let mut audit = AuditLog {
-                    actor: &actor,
-                    id,
-                    now,
-                    entries: Vec::new(),
-                };
-                audit.add(
-                    AuditKind::ChangeRejected,
-                    None,
-                    format!("{}: the changes crashed the merge", rejection.code),
-                );
-                storage.append_audit(audit.entries).await?;
-                return Ok(PushOutcome::Rejected(rejection));
-            }
+            Err(e) if e.is_panic() => return crashed(storage, &actor, id, now).await,
             Err(e) => return Err(Error::internal(e)),
         };
-        match plan {
-            PushPlan::AlreadyStored => return Ok(PushOutcome::Accepted { new_changes: 0 }),
+        let keep = |version: Seq, result: Option<(WorkOrderDocument, WorkOrder)>| {
+            if let Some((doc, work_order)) = result {
+                cache.put(HotDocument {
+                    version,
+                    doc,
+                    work_order,
+                });
+            }
+        };
+        match planned.plan {
+            PushPlan::NeedsStoredBytes => {
+                use_cache = false;
+                continue;
+            }
+            PushPlan::AlreadyStored => {
+                if let Some(version) = version {
+                    keep(version, planned.result);
+                }
+                return Ok(PushOutcome::Accepted { new_changes: 0 });
+            }
             PushPlan::Reject { rejection, audit } => {
+                if let Some(version) = version {
+                    keep(version, planned.result);
+                }
                 storage.append_audit(audit).await?;
                 return Ok(PushOutcome::Rejected(rejection));
             }
@@ -427,7 +567,8 @@ async fn push_one(
                 rejection,
                 attachments,
             } => match storage.commit(*commit).await? {
-                CommitOutcome::Committed(_) => {
+                CommitOutcome::Committed(seq) => {
+                    keep(seq, planned.result);
                     record_references(blobs, id, &attachments).await;
                     return Ok(match rejection {
                         Some(rejection) => PushOutcome::Rejected(rejection),
@@ -439,6 +580,7 @@ async fn push_one(
                 }
             },
         }
+        attempt += 1;
     }
     Err(Error::Internal(format!(
         "work order {} kept changing while a push was merged ({MAX_COMMIT_ATTEMPTS} attempts)",

@@ -82,13 +82,25 @@ pub async fn load(
     c: &impl GenericClient,
     id: WorkOrderId,
 ) -> Result<Option<StoredDocument>, StorageError> {
+    load_unless(c, id, None).await
+}
+
+/// The document, with its snapshot left empty if it is at version `known`.
+pub async fn load_unless(
+    c: &impl GenericClient,
+    id: WorkOrderId,
+    known: Option<Seq>,
+) -> Result<Option<StoredDocument>, StorageError> {
+    let known = known.map_or(-1, seq_to_db);
     let stmt = c
         .prepare_cached(&format!(
-            "SELECT {SUMMARY_COLUMNS}, snapshot, updated_seq FROM documents WHERE id = $1"
+            "SELECT {SUMMARY_COLUMNS},
+                 CASE WHEN updated_seq = $2 THEN ''::BYTEA ELSE snapshot END, updated_seq
+             FROM documents WHERE id = $1"
         ))
         .await
         .map_err(db_err)?;
-    let Some(row) = c.query_opt(&stmt, &[&id.0]).await.map_err(db_err)? else {
+    let Some(row) = c.query_opt(&stmt, &[&id.0, &known]).await.map_err(db_err)? else {
         return Ok(None);
     };
     Ok(Some(StoredDocument {

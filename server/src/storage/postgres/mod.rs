@@ -322,6 +322,14 @@ impl Storage for PostgresStorage {
         documents::load(&self.client().await?, id).await
     }
 
+    async fn load_document_unless(
+        &self,
+        id: WorkOrderId,
+        known: Seq,
+    ) -> Result<Option<StoredDocument>, StorageError> {
+        documents::load_unless(&self.client().await?, id, Some(known)).await
+    }
+
     async fn commit(&self, commit: DocumentCommit) -> Result<CommitOutcome, StorageError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db_err)?;

@@ -94,6 +94,21 @@ async fn postgres_concurrent_commits_never_skip_a_change() {
 }
 
 #[tokio::test]
+async fn postgres_instances_never_merge_onto_a_stale_cached_document() {
+    use crate::sync::scenarios::{self, Instance};
+    let Some(schema) = ScratchSchema::create("stale_cache").await else {
+        return;
+    };
+    let first = schema.open().await;
+    let second = schema.open().await;
+    scenarios::instances_never_merge_onto_a_stale_cached_document(
+        Instance::new(Arc::new(first)),
+        Instance::new(Arc::new(second)),
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn postgres_notices_cross_instances_within_a_second() {
     let Some(schema) = ScratchSchema::create("notices_cross").await else {
         return;

@@ -98,12 +98,24 @@ impl SummaryRow {
 }
 
 pub fn load(tx: &Transaction<'_>, id: WorkOrderId) -> Result<Option<StoredDocument>, StorageError> {
+    load_unless(tx, id, None)
+}
+
+/// The document, with its snapshot left empty if it is at version `known`.
+pub fn load_unless(
+    tx: &Transaction<'_>,
+    id: WorkOrderId,
+    known: Option<Seq>,
+) -> Result<Option<StoredDocument>, StorageError> {
+    let known = known.map_or(-1, seq_to_db);
     let row = tx
         .prepare_cached(&format!(
-            "SELECT {SUMMARY_COLUMNS}, snapshot, updated_seq FROM documents WHERE id = ?1"
+            "SELECT {SUMMARY_COLUMNS},
+                 CASE WHEN updated_seq = ?2 THEN X'' ELSE snapshot END, updated_seq
+             FROM documents WHERE id = ?1"
         ))
         .map_err(db_err)?
-        .query_row([id.to_string()], |r| {
+        .query_row(params![id.to_string(), known], |r| {
             Ok((
                 SummaryRow::read(r, 0)?,
                 r.get::<_, Vec<u8>>(14)?,

@@ -317,6 +317,15 @@ impl Storage for SqliteStorage {
         self.read(move |tx| documents::load(tx, id)).await
     }
 
+    async fn load_document_unless(
+        &self,
+        id: WorkOrderId,
+        known: Seq,
+    ) -> Result<Option<StoredDocument>, StorageError> {
+        self.read(move |tx| documents::load_unless(tx, id, Some(known)))
+            .await
+    }
+
     fn subscribe(&self) -> tokio::sync::broadcast::Receiver<CommitNotice> {
         self.inner.feed.subscribe()
     }
@@ -523,6 +532,20 @@ mod tests {
         crate::storage::conformance::concurrent_commits_never_skip(
             Arc::new(first),
             Arc::new(second),
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn instances_never_merge_onto_a_stale_cached_document() {
+        use crate::sync::scenarios::{self, Instance};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("fieldsync.db");
+        let first = SqliteStorage::open(&path).await.expect("open");
+        let second = SqliteStorage::open(&path).await.expect("open again");
+        scenarios::instances_never_merge_onto_a_stale_cached_document(
+            Instance::new(Arc::new(first)),
+            Instance::new(Arc::new(second)),
         )
         .await;
     }
