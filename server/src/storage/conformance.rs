@@ -109,7 +109,8 @@ fn user(role: Role) -> UserRecord {
     }
 }
 
-fn summary(id: WorkOrderId, assignee: Option<UserId>) -> WorkOrderSummary {
+/// A plausible summary of a work order, for commits made up by tests.
+pub fn summary(id: WorkOrderId, assignee: Option<UserId>) -> WorkOrderSummary {
     WorkOrderSummary {
         id,
         number: fieldsync_proto::human_number(&id),

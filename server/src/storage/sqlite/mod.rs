@@ -8,6 +8,7 @@ mod audit;
 mod catalogue;
 mod convert;
 mod documents;
+mod group_commit;
 pub mod migrations;
 mod operations;
 mod users;
@@ -32,7 +33,7 @@ use super::{
 };
 
 /// Reader connections kept open for reuse; more are opened under load and closed after.
-const IDLE_READERS: usize = 4;
+const IDLE_READERS: usize = 16;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Clone)]
@@ -45,6 +46,7 @@ struct Inner {
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
     feed: tokio::sync::broadcast::Sender<CommitNotice>,
+    commits: group_commit::CommitQueue,
 }
 
 impl std::fmt::Debug for SqliteStorage {
@@ -108,6 +110,7 @@ impl SqliteStorage {
                 writer: Mutex::new(writer),
                 readers: Mutex::new(Vec::new()),
                 feed: tokio::sync::broadcast::Sender::new(COMMIT_FEED_CAPACITY),
+                commits: group_commit::CommitQueue::default(),
             }),
         })
     }
@@ -173,33 +176,6 @@ impl SqliteStorage {
                 .map_err(db_err)?;
             let value = f(&tx)?;
             tx.commit().map_err(db_err)?;
-            Ok(value)
-        })
-        .await
-        .map_err(|e| StorageError::TaskFailed(e.to_string()))?
-    }
-
-    /// Like `write`, but `f` decides whether to commit: `(value, true)` commits.
-    async fn write_if<T, F>(&self, f: F) -> Result<T, StorageError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Transaction<'_>) -> Result<(T, bool), StorageError> + Send + 'static,
-    {
-        let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut conn = inner
-                .writer
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(db_err)?;
-            let (value, keep) = f(&tx)?;
-            if keep {
-                tx.commit().map_err(db_err)?;
-            } else {
-                tx.rollback().map_err(db_err)?;
-            }
             Ok(value)
         })
         .await
@@ -331,25 +307,24 @@ impl Storage for SqliteStorage {
     }
 
     async fn commit(&self, commit: DocumentCommit) -> Result<CommitOutcome, StorageError> {
-        let (doc, assignee) = (commit.doc, commit.summary.assignee);
-        let (outcome, previous_assignee) = self
-            .write_if(move |tx| {
-                let (outcome, previous) = documents::commit_noting(tx, &commit)?;
-                Ok((
-                    (outcome, previous),
-                    matches!(outcome, CommitOutcome::Committed(_)),
-                ))
-            })
-            .await?;
-        if let CommitOutcome::Committed(seq) = outcome {
-            // Nobody listening is fine: the notice only saves a device from waiting.
-            let _ = self.inner.feed.send(CommitNotice {
-                doc,
-                seq,
-                assignee,
-                previous_assignee,
-            });
-        }
+        let ticket = self.inner.commits.push(commit);
+        let inner = self.inner.clone();
+        let ticket = tokio::task::spawn_blocking(move || {
+            let mut conn = inner
+                .writer
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            inner
+                .commits
+                .store_until_taken(&ticket, &mut conn, &inner.feed);
+            ticket
+        })
+        .await
+        .map_err(|e| StorageError::TaskFailed(e.to_string()))?;
+        let (outcome, _) = ticket
+            .answer
+            .await
+            .map_err(|_| StorageError::TaskFailed("a group commit stopped".into()))??;
         Ok(outcome)
     }
 
