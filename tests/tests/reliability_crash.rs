@@ -1,9 +1,13 @@
 //! Crash tests: a device process killed with SIGKILL at random moments during actions and
 //! syncs keeps every action that returned, exactly once; a server process killed during pushes
-//! keeps every change it acknowledged, and the interrupted push completes on the retry.
+//! keeps every change it acknowledged, and the interrupted push completes on the retry, on
+//! SQLite and on PostgreSQL.
 //!
 //! Iterations: `FIELDSYNC_CRASH_ITERATIONS` (default 60 device kills, a quarter as many server
-//! kills). The random kill times come from `FIELDSYNC_CRASH_SEED` (printed on every run).
+//! kills per backend). The random kill times come from `FIELDSYNC_CRASH_SEED` (printed on every
+//! run). The PostgreSQL run needs `FIELDSYNC_TEST_POSTGRES` and runs in a schema of its own;
+//! without it, it says it was skipped, unless `FIELDSYNC_REQUIRE_POSTGRES=1` makes that a
+//! failure.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -12,7 +16,8 @@ use std::time::Duration;
 
 use fieldsync_client::Client;
 use fieldsync_proto::{Action, NewPartUsage, WorkOrder, WorkOrderDocument, WorkOrderId};
-use fieldsync_server::{SqliteStorage, Storage};
+use fieldsync_server::storage::postgres::testing::ScratchSchema;
+use fieldsync_server::{SqliteStorage, StartOptions, Storage};
 use fieldsync_tests::inspect::{device_document, server_document};
 use fieldsync_tests::{intake, Device, TestServer};
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -183,10 +188,11 @@ async fn a_device_killed_at_random_moments_keeps_every_returned_action_once() {
     );
 }
 
-/// A server in its own process on the SQLite database in `data_dir`; returns it and its URL.
-async fn spawn_server(data_dir: &Path) -> (Child, String) {
+/// A server in its own process on `database` (a SQLite data directory or a PostgreSQL URL);
+/// returns it and its URL.
+async fn spawn_server(database: &str) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_serve_until_killed"))
-        .arg(data_dir)
+        .arg(database)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .kill_on_drop(true)
@@ -211,24 +217,75 @@ fn part(tag: &str) -> Action {
     })
 }
 
-async fn stored_on_disk(data_dir: &Path, id: WorkOrderId) -> WorkOrder {
-    let storage = SqliteStorage::open(data_dir.join(fieldsync_server::DATABASE_FILE))
-        .await
-        .expect("database opens");
-    let stored = storage
-        .load_document(id)
-        .await
+/// Where the killed servers keep their data.
+enum Backend {
+    Sqlite(tempfile::TempDir),
+    Postgres(ScratchSchema),
+}
+
+impl Backend {
+    /// The argument `serve_until_killed` takes.
+    fn database(&self) -> String {
+        match self {
+            Backend::Sqlite(dir) => dir.path().display().to_string(),
+            Backend::Postgres(schema) => schema.url(),
+        }
+    }
+
+    /// An in-process server on this backend, with the harness's users.
+    async fn setup_server(&self) -> TestServer {
+        match self {
+            Backend::Sqlite(dir) => TestServer::start_at(dir.path().to_path_buf()).await,
+            Backend::Postgres(schema) => {
+                TestServer::start_with(StartOptions {
+                    database_url: Some(schema.url()),
+                    ..StartOptions::default()
+                })
+                .await
+            }
+        }
+    }
+
+    /// The work order as stored, read straight from the database after a kill.
+    async fn stored(&self, id: WorkOrderId) -> WorkOrder {
+        let stored = match self {
+            Backend::Sqlite(dir) => {
+                SqliteStorage::open(dir.path().join(fieldsync_server::DATABASE_FILE))
+                    .await
+                    .expect("database opens")
+                    .load_document(id)
+                    .await
+            }
+            Backend::Postgres(schema) => schema.open().await.load_document(id).await,
+        }
         .expect("reads")
         .expect("stored");
-    read_doc(WorkOrderDocument::load(&stored.snapshot).expect("loads"))
+        read_doc(WorkOrderDocument::load(&stored.snapshot).expect("loads"))
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_killed_during_pushes_keeps_what_it_acknowledged() {
-    let mut rng = Rng::from_env("server kills");
     let data = tempfile::TempDir::new().expect("data dir");
+    server_kills("server kills (SQLite)", Backend::Sqlite(data)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_on_postgres_killed_during_pushes_keeps_what_it_acknowledged() {
+    let test = "server kills (PostgreSQL)";
+    let Some(schema) = ScratchSchema::create(test).await else {
+        return;
+    };
+    server_kills(test, Backend::Postgres(schema)).await;
+}
+
+/// Kills a server process at random moments of a technician's pushes: whatever it
+/// acknowledged is stored, exactly once, and a restarted server takes the interrupted pushes.
+async fn server_kills(test: &str, backend: Backend) {
+    let mut rng = Rng::from_env(test);
+    let database = backend.database();
     // Accounts and the work order are made by an in-process server, which then stops.
-    let setup = TestServer::start_at(data.path().to_path_buf()).await;
+    let setup = backend.setup_server().await;
     let office = setup.device("dispatch").await;
     let tech = setup.device("tech-a").await;
     let id = office
@@ -244,7 +301,7 @@ async fn a_server_killed_during_pushes_keeps_what_it_acknowledged() {
     let mut made = BTreeSet::new();
     let runs = (iterations() / 4).max(5);
     for i in 0..runs {
-        let (mut server, url) = spawn_server(data.path()).await;
+        let (mut server, url) = spawn_server(&database).await;
         tech.client.set_server_url(&url).expect("url");
         let batch: Vec<String> = (0..1 + rng.below(6)).map(|n| format!("s{i}-{n}")).collect();
         for tag in &batch {
@@ -263,22 +320,22 @@ async fn a_server_killed_during_pushes_keeps_what_it_acknowledged() {
         if result.is_ok() {
             acknowledged.extend(pending);
         }
-        // Whatever the server acknowledged is on its disk after the kill.
-        let wo = stored_on_disk(data.path(), id).await;
-        assert_each_once(&format!("server after kill {i}"), &wo, &acknowledged);
+        // Whatever the server acknowledged is in its database after the kill.
+        let wo = backend.stored(id).await;
+        assert_each_once(&format!("{test}: after kill {i}"), &wo, &acknowledged);
     }
 
     // A restarted server takes the interrupted pushes.
-    let (mut server, url) = spawn_server(data.path()).await;
+    let (mut server, url) = spawn_server(&database).await;
     tech.client.set_server_url(&url).expect("url");
     tech.client.sync().await.expect("the retry completes");
     assert_eq!(tech.client.pending_changes().expect("pending"), 0);
     server.start_kill().expect("stop");
     server.wait().await.expect("reaped");
-    let wo = stored_on_disk(data.path(), id).await;
-    assert_each_once("server after the retry", &wo, &made);
+    let wo = backend.stored(id).await;
+    assert_each_once(&format!("{test}: after the retry"), &wo, &made);
     eprintln!(
-        "server kills: {runs} kills, {} parts acknowledged before a kill, {} in all, all stored once",
+        "{test}: {runs} kills, {} parts acknowledged before a kill, {} in all, all stored once",
         acknowledged.len(),
         made.len()
     );
