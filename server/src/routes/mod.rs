@@ -112,8 +112,10 @@ async fn not_found(req: Request) -> Error {
     ))
 }
 
-/// Gives the bare error answers of the layers (body too large, timeout) the usual JSON body.
+/// Gives the bare error answers of the layers and the router (body too large, timeout, a
+/// method a path does not take) the usual JSON body.
 async fn error_bodies(req: Request, next: Next) -> Response {
+    let (method, path) = (req.method().clone(), req.uri().path().to_owned());
     let response = next.run(req).await;
     let is_json = response
         .headers()
@@ -137,6 +139,32 @@ async fn error_bodies(req: Request, next: Next) -> Response {
             format!(
                 "the request took longer than {} seconds and was stopped; try again",
                 REQUEST_TIMEOUT.as_secs()
+            ),
+        ),
+        StatusCode::METHOD_NOT_ALLOWED if !response.headers().contains_key(header::CONTENT_TYPE) => {
+            let allowed = response
+                .headers()
+                .get(header::ALLOW)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
+            let mut answer = error_response(
+                StatusCode::METHOD_NOT_ALLOWED,
+                ErrorCode::NotFound,
+                format!("{path} does not take {method}; it takes {allowed}"),
+            );
+            if let Ok(value) = header::HeaderValue::from_str(&allowed) {
+                answer.headers_mut().insert(header::ALLOW, value);
+            }
+            answer
+        }
+        // Any other bare refusal (sync frames and files carry their own content type).
+        status if status.is_client_error() && !response.headers().contains_key(header::CONTENT_TYPE) => error_response(
+            status,
+            ErrorCode::InvalidInput,
+            format!(
+                "{method} {path} was refused: {}",
+                status.canonical_reason().unwrap_or("bad request")
             ),
         ),
         _ => response.into_response(),
