@@ -4,7 +4,7 @@
 //! could push junk (deeply nested maps under a made-up key, say) that every replica would then
 //! store and sync forever.
 
-use automerge::{AutoCommit, ObjId, ObjType, ReadDoc, Value, ROOT};
+use automerge::{AutoCommit, ObjId, ObjType, ReadDoc, ValueRef, ROOT};
 
 use crate::work_order::WorkOrder;
 
@@ -20,6 +20,11 @@ pub(crate) fn check(found: &AutoCommit, wo: &WorkOrder) -> Result<(), String> {
     same(found, &ROOT, &canonical, &ROOT, ObjType::Map, "")
 }
 
+/// A value found in one object: what it is and, for an object, its id.
+type Item<'a> = (ValueRef<'a>, ObjId);
+
+// Each object is read in one pass (`map_range`, `list_range`) rather than key by key: a lookup
+// in a document with a long history costs about as much as the pass itself.
 fn same(
     found: &AutoCommit,
     f_obj: &ObjId,
@@ -30,29 +35,55 @@ fn same(
 ) -> Result<(), String> {
     match kind {
         ObjType::Map | ObjType::Table => {
-            let found_keys: Vec<String> = found.keys(f_obj).collect();
-            let expected_keys: Vec<String> = expected.keys(e_obj).collect();
-            if let Some(extra) = found_keys.iter().find(|k| !expected_keys.contains(k)) {
+            let found_items: Vec<(String, Item<'_>)> = found
+                .map_range(f_obj, ..)
+                .map(|i| {
+                    let id = i.id();
+                    (i.key.into_owned(), (i.value, id))
+                })
+                .collect();
+            let expected_items: Vec<(String, Item<'_>)> = expected
+                .map_range(e_obj, ..)
+                .map(|i| {
+                    let id = i.id();
+                    (i.key.into_owned(), (i.value, id))
+                })
+                .collect();
+            let expects = |key: &str| expected_items.iter().any(|(k, _)| k == key);
+            if let Some((extra, _)) = found_items.iter().find(|(k, _)| !expects(k)) {
                 return Err(format!("{path}.{extra} is not part of a work order"));
             }
-            for key in &expected_keys {
+            for (key, e) in expected_items {
                 let at = format!("{path}.{key}");
-                let f = found.get(f_obj, key.as_str()).ok().flatten();
-                let e = expected.get(e_obj, key.as_str()).ok().flatten();
-                same_value(found, f, expected, e, &at)?;
+                let f = found_items
+                    .iter()
+                    .find(|(k, _)| *k == key)
+                    .map(|(_, f)| f.clone());
+                same_value(found, f, expected, Some(e), &at)?;
             }
             Ok(())
         }
         ObjType::List => {
-            let (fl, el) = (found.length(f_obj), expected.length(e_obj));
+            let found_items: Vec<Item<'_>> = found
+                .list_range(f_obj, ..)
+                .map(|i| {
+                    let id = i.id();
+                    (i.value, id)
+                })
+                .collect();
+            let expected_items: Vec<Item<'_>> = expected
+                .list_range(e_obj, ..)
+                .map(|i| {
+                    let id = i.id();
+                    (i.value, id)
+                })
+                .collect();
+            let (fl, el) = (found_items.len(), expected_items.len());
             if fl != el {
                 return Err(format!("{path} has {fl} entries where {el} were read"));
             }
-            for i in 0..el {
-                let at = format!("{path}[{i}]");
-                let f = found.get(f_obj, i).ok().flatten();
-                let e = expected.get(e_obj, i).ok().flatten();
-                same_value(found, f, expected, e, &at)?;
+            for (i, (f, e)) in found_items.into_iter().zip(expected_items).enumerate() {
+                same_value(found, Some(f), expected, Some(e), &format!("{path}[{i}]"))?;
             }
             Ok(())
         }
@@ -68,17 +99,17 @@ fn same(
 
 fn same_value(
     found: &AutoCommit,
-    f: Option<(Value<'_>, ObjId)>,
+    f: Option<Item<'_>>,
     expected: &AutoCommit,
-    e: Option<(Value<'_>, ObjId)>,
+    e: Option<Item<'_>>,
     path: &str,
 ) -> Result<(), String> {
     match (f, e) {
         (None, None) => Ok(()),
-        (Some((Value::Object(fk), f_id)), Some((Value::Object(ek), e_id))) if fk == ek => {
+        (Some((ValueRef::Object(fk), f_id)), Some((ValueRef::Object(ek), e_id))) if fk == ek => {
             same(found, &f_id, expected, &e_id, ek, path)
         }
-        (Some((Value::Scalar(fs), _)), Some((Value::Scalar(es), _))) if fs == es => Ok(()),
+        (Some((ValueRef::Scalar(fs), _)), Some((ValueRef::Scalar(es), _))) if fs == es => Ok(()),
         (None, Some(_)) => Err(format!("{path} is missing")),
         _ => Err(format!(
             "{path} does not hold the kind of value a work order has there"
