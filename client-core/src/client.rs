@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use fieldsync_proto::api::{LoginRequest, TechnicianInfo};
 use fieldsync_proto::{
-    Action, NewWorkOrder, Timestamp, WorkOrderId, WorkOrderSummary, WorkOrderView,
+    Action, DocumentError, NewWorkOrder, Timestamp, WorkOrderId, WorkOrderSummary, WorkOrderView,
 };
 
 use crate::edit::RejectedChange;
@@ -219,7 +219,43 @@ impl Client {
 
     /// Everything about one work order, with SLA clocks as of now.
     pub fn get(&self, id: WorkOrderId) -> Result<WorkOrderView> {
-        self.store.read(|c| local::view(c, id, self.now()))
+        let view = self.store.read(|c| local::view(c, id, self.now()));
+        self.fetch_again_if_unreadable(id, view)
+    }
+
+    /// A work order whose local copy cannot be loaded (damaged storage, or a snapshot filed
+    /// unread by the first sync that turns out bad) is asked for whole at the next sync, unless
+    /// local edits of it wait to be sent. The caller still gets the error.
+    fn fetch_again_if_unreadable<T>(&self, id: WorkOrderId, result: Result<T>) -> Result<T> {
+        let what = match &result {
+            Err(Error::Corrupt { what }) => what.clone(),
+            Err(Error::Document {
+                source:
+                    e @ (DocumentError::Corrupt(_)
+                    | DocumentError::Schema(_)
+                    | DocumentError::WrongDocument { .. }),
+                ..
+            }) => format!("the local copy is unreadable: {e}"),
+            _ => return result,
+        };
+        let now = self.now();
+        let marked = self.store.write(|tx| {
+            if outbox::doc_has_outbox(tx, id)? || !docs::is_stored(tx, id)? {
+                return Ok(false);
+            }
+            resync::mark_resync(tx, id, &what, now)?;
+            Ok(true)
+        });
+        match marked {
+            Ok(true) => {
+                tracing::warn!(%id, %what, "unreadable local copy; asking the server for it again")
+            }
+            Ok(false) => {}
+            Err(e) => {
+                tracing::error!(%id, error = %e, "could not ask for an unreadable work order again")
+            }
+        }
+        result
     }
 
     /// Resolves a number (`WO-7KQ2-M9XD`), a full id, or a unique prefix of either.
@@ -230,10 +266,11 @@ impl Client {
     /// Does `action` as the signed-in user; durable when this returns.
     pub fn act(&self, id: WorkOrderId, action: Action) -> Result<WorkOrderView> {
         let now = self.now();
-        let (view, pending) = self.store.write(|tx| {
+        let done = self.store.write(|tx| {
             let view = local::act(tx, id, &action, now)?;
             Ok((view, outbox::outbox_count(tx)?))
-        })?;
+        });
+        let (view, pending) = self.fetch_again_if_unreadable(id, done)?;
         tracing::debug!(work_order = %view.number, action = action.name(), "action recorded");
         self.hub.local_edit(id, pending);
         Ok(view)
@@ -470,6 +507,48 @@ mod tests {
             "{err}"
         );
         assert_eq!(client.session().expect("read"), None);
+    }
+
+    #[tokio::test]
+    async fn a_damaged_first_copy_is_listed_then_fetched_again_when_opened() {
+        let server = FakeServer::start().await;
+        let tech = server.user("ana", Role::Technician, PASSWORD);
+        let (_dir, client) = logged_in(&server, "ana").await;
+        let (a, mut doc_a) = server_doc(tech);
+        let good = doc_a.save();
+        // The first sync files snapshots under the server's index row without loading them:
+        // a damaged one is listed like the others and noticed only when opened.
+        let mut page = response(1, vec![(a, UpdatePayload::Snapshot(good.clone()))]);
+        if let UpdatePayload::Snapshot(bytes) = &mut page.updates[0].payload {
+            bytes.truncate(bytes.len() / 2);
+        }
+        server.lock().pages.push_back(page);
+        client.sync().await.expect("first sync");
+        assert_eq!(client.my_open_jobs().expect("jobs").len(), 1);
+
+        let err = client.get(a).expect_err("a damaged copy");
+        assert!(matches!(err, Error::Corrupt { .. }), "{err:?}");
+        assert!(err.to_string().contains("fieldsync sync"), "{err}");
+        let err = client.accept(a).expect_err("no action on a damaged copy");
+        assert!(matches!(err, Error::Corrupt { .. }), "{err:?}");
+        assert_eq!(client.pending_changes().expect("pending"), 0);
+
+        // The next sync asks for it whole, and the server's copy replaces the damaged one.
+        server
+            .lock()
+            .pages
+            .push_back(response(2, vec![(a, UpdatePayload::Snapshot(good))]));
+        client.sync().await.expect("second sync");
+        let asked = server
+            .lock()
+            .requests
+            .last()
+            .expect("request")
+            .resync
+            .clone();
+        assert_eq!(asked, vec![a]);
+        assert_eq!(client.get(a).expect("view").status, Status::Assigned);
+        client.accept(a).expect("accept");
     }
 
     #[tokio::test]

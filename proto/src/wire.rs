@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::WorkOrderId;
 use crate::time::Timestamp;
+use crate::view::WorkOrderSummary;
 
 pub const MAGIC: [u8; 4] = *b"FSYN";
 pub const PROTOCOL_VERSION: u16 = 1;
@@ -112,6 +113,10 @@ pub struct Rejection {
 pub struct DocUpdate {
     pub doc: WorkOrderId,
     pub payload: UpdatePayload,
+    /// With a snapshot: the server's index row of that state, derived by the same rules the
+    /// device uses. A device that holds nothing of the document files the snapshot under it
+    /// without loading the document; one with local changes derives its own.
+    pub summary: Option<WorkOrderSummary>,
 }
 
 #[derive(Clone, PartialEq, Serialize, Deserialize)]

@@ -34,6 +34,13 @@ pub(crate) fn load_document(
         })
 }
 
+/// Whether any chunk of the document is stored.
+pub(crate) fn is_stored(conn: &Connection, doc: WorkOrderId) -> Result<bool> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM doc_chunks WHERE doc = ?1 LIMIT 1")?
+        .exists([doc.to_string()])?)
+}
+
 /// Appends a chunk after the existing ones; returns how many chunks the document now has.
 pub(crate) fn append_chunk(conn: &Connection, doc: WorkOrderId, bytes: &[u8]) -> Result<usize> {
     let id = doc.to_string();

@@ -130,7 +130,12 @@ pub(crate) fn apply_response(
 fn apply_update(tx: &Connection, update: &DocUpdate, now: Timestamp) -> Result<UpdateOutcome> {
     let id = update.doc;
     match &update.payload {
-        UpdatePayload::Snapshot(bytes) => apply_snapshot(tx, id, bytes, now),
+        UpdatePayload::Snapshot(bytes) => match update.summary.as_ref() {
+            Some(summary) if summary.id == id && is_new_here(tx, id)? => {
+                file_new_snapshot(tx, id, bytes, summary)
+            }
+            _ => apply_snapshot(tx, id, bytes, now),
+        },
         UpdatePayload::Changes(changes) => apply_changes(tx, id, changes, now),
         UpdatePayload::Removed => {
             if outbox::doc_has_unsent(tx, id)? {
@@ -145,6 +150,27 @@ fn apply_update(tx: &Connection, update: &DocUpdate, now: Timestamp) -> Result<U
             Ok(UpdateOutcome::Removed)
         }
     }
+}
+
+/// Whether this device holds nothing of the document: no copy, no local edits waiting.
+fn is_new_here(tx: &Connection, id: WorkOrderId) -> Result<bool> {
+    Ok(!docs::is_stored(tx, id)? && !outbox::doc_has_outbox(tx, id)?)
+}
+
+/// Files a document this device has never held under the server's index row, without loading
+/// it: the first sync of a whole day's work stays a matter of writing bytes. The document is
+/// loaded (and checked) the first time someone opens it.
+fn file_new_snapshot(
+    tx: &Connection,
+    id: WorkOrderId,
+    bytes: &[u8],
+    summary: &WorkOrderSummary,
+) -> Result<UpdateOutcome> {
+    docs::replace_chunks(tx, id, bytes)?;
+    index::upsert_summary(tx, summary)?;
+    resync::clear_resync(tx, id)?;
+    leaving::clear(tx, id)?;
+    Ok(UpdateOutcome::Stored)
 }
 
 fn apply_snapshot(
@@ -419,7 +445,7 @@ mod tests {
     use crate::local;
     use crate::store::Store;
     use crate::sync::request::{self, Outgoing};
-    use crate::testing::{now, office_actor, response, server_doc, store_as};
+    use crate::testing::{now, office_actor, response, server_doc, store_as, update};
 
     fn build(store: &Store) -> Outgoing {
         store
@@ -537,10 +563,10 @@ mod tests {
         // The server stored the first attempt; the retry is acknowledged, and it sends back the
         // device's own changes too (harmless duplicates must not double anything).
         let mut resp = accepted(&retry, id);
-        resp.updates.push(DocUpdate {
-            doc: id,
-            payload: UpdatePayload::Changes(retry.request.push[0].changes.clone()),
-        });
+        resp.updates.push(update(
+            id,
+            UpdatePayload::Changes(retry.request.push[0].changes.clone()),
+        ));
         apply(&store, &retry, &resp);
         // A late duplicate of the first answer changes nothing either.
         apply(&store, &first, &accepted(&first, id));

@@ -7,7 +7,7 @@ use fieldsync_proto::wire::{Cursor, DocUpdate, SyncResponse, UpdatePayload};
 use fieldsync_proto::{
     Actor, Asset, Contact, Customer, CustomerId, CustomerTier, DeviceId, Impact, IntakeChannel,
     NewWorkOrder, ProblemCategory, Role, Site, Timestamp, Urgency, UserId, WorkOrderDocument,
-    WorkOrderId,
+    WorkOrderId, WorkOrderSummary,
 };
 
 use crate::session::{Owner, Session, StoredSession};
@@ -110,13 +110,31 @@ pub(crate) fn server_doc(tech: UserId) -> (WorkOrderId, WorkOrderDocument) {
     (id, doc)
 }
 
+/// An update as the server sends it: snapshots come with their index row.
+pub(crate) fn update(doc: WorkOrderId, payload: UpdatePayload) -> DocUpdate {
+    let summary = match &payload {
+        UpdatePayload::Snapshot(bytes) => {
+            let wo = WorkOrderDocument::load(bytes)
+                .and_then(|d| d.read())
+                .expect("a readable snapshot");
+            Some(WorkOrderSummary::new(&wo, now()))
+        }
+        _ => None,
+    };
+    DocUpdate {
+        doc,
+        payload,
+        summary,
+    }
+}
+
 /// A response with no push results carrying `updates`, complete (`more = false`).
 pub(crate) fn response(cursor: u64, updates: Vec<(WorkOrderId, UpdatePayload)>) -> SyncResponse {
     SyncResponse {
         results: Vec::new(),
         updates: updates
             .into_iter()
-            .map(|(doc, payload)| DocUpdate { doc, payload })
+            .map(|(doc, payload)| update(doc, payload))
             .collect(),
         cursor: Cursor(cursor),
         more: false,

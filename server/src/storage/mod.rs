@@ -463,6 +463,12 @@ pub trait Storage: Send + Sync + 'static {
         }
         Ok(stored)
     }
+    /// The stored documents among `ids`, in one read (unknown ids are left out, order is not
+    /// kept): a pull page reads its snapshots together.
+    async fn load_documents(
+        &self,
+        ids: Vec<WorkOrderId>,
+    ) -> Result<Vec<StoredDocument>, StorageError>;
     /// Stores one update atomically, with the next sequence number, if the version matches,
     /// together with its audit entries; also remembers `summary.assignee` as having been
     /// assigned the document (see `was_assigned`).

@@ -5,14 +5,15 @@
 //! treats a document as received only once the device's cursor has passed the point where it
 //! was sent; an unacknowledged snapshot or removal is simply sent again.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use fieldsync_proto::wire::{ChangeBytes, Cursor, DocUpdate, PullLimits, UpdatePayload};
-use fieldsync_proto::{DeviceId, WorkOrderId};
+use fieldsync_proto::{DeviceId, WorkOrderId, WorkOrderSummary};
 
 use crate::error::Error;
 use crate::storage::{
     CandidateQuery, Delivery, DeliveryRecord, PullCandidate, Scope, Seq, SharedStorage,
+    StoredDocument,
 };
 
 /// Most documents in one response, whatever the device asks for.
@@ -23,6 +24,8 @@ pub const SERVER_MAX_BYTES: u32 = 8 * 1024 * 1024;
 const UPDATE_OVERHEAD: usize = 64;
 /// Candidates read from storage at a time.
 const BATCH: u32 = 256;
+/// Snapshots read from storage at a time (bounded, since documents can be large).
+const PRELOAD_DOCS: usize = 64;
 
 #[derive(Clone, Debug)]
 pub struct PullRequest {
@@ -56,18 +59,22 @@ impl Page {
     }
 
     /// Adds the update if it fits; the first always fits, so every page makes progress.
-    fn try_add(
-        &mut self,
-        doc: WorkOrderId,
-        payload: UpdatePayload,
-        delivery: Option<Delivery>,
-    ) -> bool {
+    fn try_add(&mut self, doc: WorkOrderId, update: Update) -> bool {
+        let Update {
+            payload,
+            summary,
+            delivery,
+        } = update;
         let size = payload.byte_len() + UPDATE_OVERHEAD;
         if !self.updates.is_empty() && (self.is_full() || self.bytes + size > self.max_bytes) {
             return false;
         }
         self.bytes += size;
-        self.updates.push(DocUpdate { doc, payload });
+        self.updates.push(DocUpdate {
+            doc,
+            payload,
+            summary,
+        });
         if let Some(delivery) = delivery {
             self.deliveries.push(DeliveryRecord { doc, delivery });
         }
@@ -75,30 +82,83 @@ impl Page {
     }
 }
 
-/// What to send of one candidate, if anything, and what to remember having sent.
+/// One update to send, and what to remember having sent.
+struct Update {
+    payload: UpdatePayload,
+    /// The stored index row, sent along with a snapshot.
+    summary: Option<WorkOrderSummary>,
+    delivery: Option<Delivery>,
+}
+
+impl Update {
+    fn removed(delivery: Option<Delivery>) -> Update {
+        Update {
+            payload: UpdatePayload::Removed,
+            summary: None,
+            delivery,
+        }
+    }
+
+    fn snapshot(stored: StoredDocument, sent_seq: Seq) -> Update {
+        Update {
+            payload: UpdatePayload::Snapshot(stored.snapshot),
+            summary: Some(stored.summary),
+            delivery: Some(Delivery {
+                sent_seq,
+                removed: false,
+            }),
+        }
+    }
+}
+
+/// Whether the device has the candidate's document already (its delivery is acknowledged).
+fn device_has(req: &PullRequest, candidate: &PullCandidate) -> bool {
+    candidate
+        .delivery
+        .is_some_and(|d| !d.removed && d.sent_seq.0 <= req.cursor.0)
+}
+
+/// Reads together the documents the first `room` candidates will send whole.
+async fn preload_snapshots(
+    storage: &SharedStorage,
+    req: &PullRequest,
+    batch: &[PullCandidate],
+    skip: &HashSet<WorkOrderId>,
+    room: usize,
+) -> Result<HashMap<WorkOrderId, StoredDocument>, Error> {
+    let wanted: Vec<WorkOrderId> = batch
+        .iter()
+        .filter(|c| !skip.contains(&c.doc))
+        .take(room)
+        .filter(|c| c.in_scope && !device_has(req, c))
+        .map(|c| c.doc)
+        .collect();
+    if wanted.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let loaded = storage.load_documents(wanted).await?;
+    Ok(loaded.into_iter().map(|d| (d.id, d)).collect())
+}
+
+/// What to send of one candidate, if anything. `preloaded` may hold its stored document.
 async fn update_for(
     storage: &SharedStorage,
     req: &PullRequest,
     candidate: &PullCandidate,
-) -> Result<Option<(UpdatePayload, Option<Delivery>)>, Error> {
+    preloaded: &mut HashMap<WorkOrderId, StoredDocument>,
+) -> Result<Option<Update>, Error> {
     let acknowledged = |d: &Delivery| d.sent_seq.0 <= req.cursor.0;
     if !candidate.in_scope {
         // Only documents this device was sent come here: tell it to drop them, once.
         return Ok(match candidate.delivery {
-            Some(d) if !d.removed || !acknowledged(&d) => Some((
-                UpdatePayload::Removed,
-                Some(Delivery {
-                    sent_seq: candidate.updated_seq,
-                    removed: true,
-                }),
-            )),
+            Some(d) if !d.removed || !acknowledged(&d) => Some(Update::removed(Some(Delivery {
+                sent_seq: candidate.updated_seq,
+                removed: true,
+            }))),
             _ => None,
         });
     }
-    let has_it = candidate
-        .delivery
-        .is_some_and(|d| !d.removed && acknowledged(&d));
-    if has_it {
+    if device_has(req, candidate) {
         let changes = storage
             .changes_after(candidate.doc, Seq(req.cursor.0), req.device)
             .await?;
@@ -106,22 +166,24 @@ async fn update_for(
             return Ok(None);
         }
         let changes = changes.into_iter().map(ChangeBytes).collect();
-        return Ok(Some((UpdatePayload::Changes(changes), None)));
+        return Ok(Some(Update {
+            payload: UpdatePayload::Changes(changes),
+            summary: None,
+            delivery: None,
+        }));
     }
-    let Some(stored) = storage.load_document(candidate.doc).await? else {
+    let stored = match preloaded.remove(&candidate.doc) {
+        Some(stored) => Some(stored),
+        None => storage.load_document(candidate.doc).await?,
+    };
+    let Some(stored) = stored else {
         return Ok(None);
     };
     if !req.scope.contains(&stored.summary) {
         // Reassigned since the candidates were read: the next pull sends the removal.
         return Ok(None);
     }
-    Ok(Some((
-        UpdatePayload::Snapshot(stored.snapshot),
-        Some(Delivery {
-            sent_seq: candidate.updated_seq,
-            removed: false,
-        }),
-    )))
+    Ok(Some(Update::snapshot(stored, candidate.updated_seq)))
 }
 
 pub async fn pull(storage: &SharedStorage, req: PullRequest) -> Result<PullPage, Error> {
@@ -143,14 +205,11 @@ pub async fn pull(storage: &SharedStorage, req: PullRequest) -> Result<PullPage,
             continue;
         }
         let stored = storage.load_document(doc).await?;
-        let (payload, delivery) = match stored {
-            Some(s) if req.scope.contains(&s.summary) => (
-                UpdatePayload::Snapshot(s.snapshot),
-                Some(Delivery {
-                    sent_seq: s.version,
-                    removed: false,
-                }),
-            ),
+        let update = match stored {
+            Some(s) if req.scope.contains(&s.summary) => {
+                let version = s.version;
+                Update::snapshot(s, version)
+            }
             // Out of scope, or unknown here (a creation that was refused, say): the device
             // should drop it. Both get the same answer, and the removal is remembered only for
             // a device that was sent the document, so that nothing tells an id that exists
@@ -164,10 +223,10 @@ pub async fn pull(storage: &SharedStorage, req: PullRequest) -> Result<PullPage,
                     }),
                     _ => None,
                 };
-                (UpdatePayload::Removed, delivery)
+                Update::removed(delivery)
             }
         };
-        if !page.try_add(doc, payload, delivery) {
+        if !page.try_add(doc, update) {
             more = true;
             break;
         }
@@ -186,7 +245,8 @@ pub async fn pull(storage: &SharedStorage, req: PullRequest) -> Result<PullPage,
                 })
                 .await?;
             let exhausted = batch.len() < BATCH as usize;
-            for candidate in batch {
+            let mut preloaded = HashMap::new();
+            for (index, candidate) in batch.iter().enumerate() {
                 after = candidate.updated_seq;
                 if resynced.contains(&candidate.doc) {
                     processed = candidate.updated_seq;
@@ -196,8 +256,22 @@ pub async fn pull(storage: &SharedStorage, req: PullRequest) -> Result<PullPage,
                     more = true;
                     break 'scan;
                 }
-                if let Some((payload, delivery)) = update_for(storage, &req, &candidate).await? {
-                    if !page.try_add(candidate.doc, payload, delivery) {
+                if candidate.in_scope
+                    && !device_has(&req, candidate)
+                    && !preloaded.contains_key(&candidate.doc)
+                {
+                    let room = page.max_docs.saturating_sub(page.updates.len());
+                    preloaded = preload_snapshots(
+                        storage,
+                        &req,
+                        &batch[index..],
+                        &resynced,
+                        room.min(PRELOAD_DOCS),
+                    )
+                    .await?;
+                }
+                if let Some(update) = update_for(storage, &req, candidate, &mut preloaded).await? {
+                    if !page.try_add(candidate.doc, update) {
                         more = true;
                         break 'scan;
                     }

@@ -346,3 +346,50 @@ async fn cursors_beyond_the_log_skip_nothing_new() {
     assert!(tech.cursor > empty_cursor);
     assert!(tech.cursor >= Cursor(1));
 }
+
+#[tokio::test]
+async fn snapshots_carry_the_stored_index_row_and_changes_do_not() {
+    let h = Harness::new().await;
+    let office = h.device("dispatch", Role::Dispatcher).await;
+    let mut tech = h.device("tech", Role::Technician).await;
+    let wo = h.create_work_order(&office.token, Some(tech.user)).await;
+
+    let (status, first) = tech.sync(&h, Vec::new()).await;
+    assert_eq!(status, StatusCode::OK);
+    let update = first.updates.iter().find(|u| u.doc == wo).expect("sent");
+    let UpdatePayload::Snapshot(bytes) = &update.payload else {
+        panic!("a new document comes whole: {:?}", update.payload);
+    };
+    let summary = update
+        .summary
+        .as_ref()
+        .expect("a snapshot comes with its index row");
+    let read = WorkOrderDocument::load(bytes)
+        .and_then(|d| d.read())
+        .expect("readable");
+    let derived = fieldsync_proto::WorkOrderSummary::new(&read, summary.created_at);
+    assert_eq!(summary.id, wo);
+    assert_eq!(summary.number, derived.number);
+    assert_eq!(summary.status, derived.status);
+    assert_eq!(summary.priority, derived.priority);
+    assert_eq!(summary.assignee, Some(tech.user));
+    assert_eq!(summary.resolution_due, derived.resolution_due);
+
+    // A later office edit reaches the device as changes, which the device folds itself.
+    let (status, body) = h
+        .post(
+            &format!("/v1/work-orders/{wo}/actions"),
+            &office.token,
+            json!({"action": "classify", "category": "hardware", "urgency": "emergency",
+                   "impact": "one_site"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, second) = tech.sync(&h, Vec::new()).await;
+    let update = second.updates.iter().find(|u| u.doc == wo).expect("sent");
+    assert!(
+        matches!(update.payload, UpdatePayload::Changes(_)),
+        "{update:?}"
+    );
+    assert_eq!(update.summary, None);
+}

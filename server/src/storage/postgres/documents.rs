@@ -111,6 +111,34 @@ pub async fn load_unless(
     }))
 }
 
+pub async fn load_many(
+    c: &impl GenericClient,
+    ids: &[WorkOrderId],
+) -> Result<Vec<StoredDocument>, StorageError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let stmt = c
+        .prepare_cached(&format!(
+            "SELECT {SUMMARY_COLUMNS}, snapshot, updated_seq FROM documents WHERE id = ANY($1)"
+        ))
+        .await
+        .map_err(db_err)?;
+    let keys: Vec<uuid::Uuid> = ids.iter().map(|id| id.0).collect();
+    let rows = c.query(&stmt, &[&keys]).await.map_err(db_err)?;
+    rows.iter()
+        .map(|row| {
+            let summary = summary_from_row(row)?;
+            Ok(StoredDocument {
+                id: summary.id,
+                snapshot: row.try_get(14).map_err(db_err)?,
+                version: seq_from_db(row.try_get(15).map_err(db_err)?)?,
+                summary,
+            })
+        })
+        .collect()
+}
+
 pub async fn max_seq(c: &impl GenericClient) -> Result<Seq, StorageError> {
     let stmt = c
         .prepare_cached("SELECT value FROM sequence WHERE id = 1")

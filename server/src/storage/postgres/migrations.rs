@@ -25,6 +25,10 @@ const MIGRATIONS: &[(u32, &str)] = &[
         4,
         include_str!("../../../migrations/postgres/0004_operations.sql"),
     ),
+    (
+        5,
+        include_str!("../../../migrations/postgres/0005_snapshot_last.sql"),
+    ),
 ];
 
 /// Version a fully migrated database has.

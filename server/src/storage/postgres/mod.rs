@@ -330,6 +330,13 @@ impl Storage for PostgresStorage {
         documents::load_unless(&self.client().await?, id, Some(known)).await
     }
 
+    async fn load_documents(
+        &self,
+        ids: Vec<WorkOrderId>,
+    ) -> Result<Vec<StoredDocument>, StorageError> {
+        documents::load_many(&self.client().await?, &ids).await
+    }
+
     async fn commit(&self, commit: DocumentCommit) -> Result<CommitOutcome, StorageError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db_err)?;

@@ -23,13 +23,30 @@ const MIGRATIONS: &[(u32, &str)] = &[
         4,
         include_str!("../../../migrations/sqlite/0004_operations.sql"),
     ),
+    (
+        5,
+        include_str!("../../../migrations/sqlite/0005_snapshot_last.sql"),
+    ),
 ];
 
 /// Version a fully migrated database has.
 pub const LATEST: u32 = MIGRATIONS[MIGRATIONS.len() - 1].0;
 
 /// Brings the schema up to date; returns the version it is at now.
+///
+/// Foreign keys are off while migrations run, so that a migration can rebuild a table others
+/// refer to (SQLite's way to reorder or retype columns); before the commit every reference is
+/// checked, and a migration that leaves a dangling one is rolled back.
 pub fn migrate(conn: &mut Connection) -> Result<u32, StorageError> {
+    conn.pragma_update(None, "foreign_keys", "OFF")
+        .map_err(db_err)?;
+    let migrated = migrate_in_transaction(conn);
+    conn.pragma_update(None, "foreign_keys", "ON")
+        .map_err(db_err)?;
+    migrated
+}
+
+fn migrate_in_transaction(conn: &mut Connection) -> Result<u32, StorageError> {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(db_err)?;
@@ -57,6 +74,15 @@ pub fn migrate(conn: &mut Connection) -> Result<u32, StorageError> {
             [version],
         )
         .map_err(db_err)?;
+    }
+    let dangling: Option<String> = tx
+        .query_row("PRAGMA foreign_key_check", [], |r| r.get(0))
+        .optional()
+        .map_err(db_err)?;
+    if let Some(table) = dangling {
+        return Err(StorageError::Database(format!(
+            "migration left rows of {table} referring to nothing; nothing was changed"
+        )));
     }
     tx.commit().map_err(db_err)?;
     Ok(LATEST)
@@ -100,6 +126,64 @@ mod tests {
             .query_row("SELECT COUNT(*) FROM parts", [], |r| r.get(0))
             .expect("parts");
         assert_eq!(parts, 1, "data survives");
+    }
+
+    #[test]
+    fn documents_keep_their_rows_and_references_when_the_snapshot_moves_last() {
+        let mut conn = Connection::open_in_memory().expect("open");
+        let tx = conn.transaction().expect("tx");
+        tx.execute_batch("CREATE TABLE schema_version (version INTEGER NOT NULL);")
+            .expect("version");
+        for (version, sql) in &MIGRATIONS[..4] {
+            tx.execute_batch(sql).expect("older migration");
+            tx.execute(
+                "INSERT INTO schema_version (version) VALUES (?1)",
+                [version],
+            )
+            .expect("record");
+        }
+        tx.execute_batch(
+            "INSERT INTO documents (id, snapshot, updated_seq, number, status, priority,
+                 customer_name, tier, region, category, assignee, created_at, response_due,
+                 resolution_due, schedule_start, conflicts, response_minutes, resolved_at)
+             VALUES ('d1', x'0102', 3, 'WO-1', 'assigned', 3, 'c', 'vip', 'north', 'hardware',
+                 'u1', 0, 10, 20, NULL, 0, 60, 99);
+             INSERT INTO changes (doc, hash, seq, origin_device, received_at, bytes)
+             VALUES ('d1', x'aa', 3, NULL, 0, x'03');",
+        )
+        .expect("a document and its change");
+        tx.commit().expect("commit");
+
+        assert_eq!(migrate(&mut conn).expect("upgrade"), LATEST);
+        let row: (Vec<u8>, i64, String, i64, Option<i64>) = conn
+            .query_row(
+                "SELECT snapshot, updated_seq, assignee, response_minutes, resolved_at
+                 FROM documents WHERE id = 'd1'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            )
+            .expect("the document survives");
+        assert_eq!(row, (vec![1, 2], 3, "u1".into(), 60, Some(99)));
+        let last: String = conn
+            .query_row(
+                "SELECT name FROM pragma_table_info('documents') ORDER BY cid DESC LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .expect("columns");
+        assert_eq!(last, "snapshot");
+        let fk: bool = conn
+            .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+            .expect("pragma");
+        assert!(fk, "foreign keys are on again after migrating");
+        let err = conn
+            .execute(
+                "INSERT INTO changes (doc, hash, seq, received_at, bytes)
+                 VALUES ('nowhere', x'bb', 4, 0, x'04')",
+                [],
+            )
+            .expect_err("a change of no document");
+        assert!(err.to_string().contains("FOREIGN KEY"), "{err}");
     }
 
     #[test]

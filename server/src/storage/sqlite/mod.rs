@@ -302,6 +302,20 @@ impl Storage for SqliteStorage {
             .await
     }
 
+    async fn load_documents(
+        &self,
+        ids: Vec<WorkOrderId>,
+    ) -> Result<Vec<StoredDocument>, StorageError> {
+        self.read(move |tx| {
+            let mut found = Vec::with_capacity(ids.len());
+            for id in ids {
+                found.extend(documents::load(tx, id)?);
+            }
+            Ok(found)
+        })
+        .await
+    }
+
     fn subscribe(&self) -> tokio::sync::broadcast::Receiver<CommitNotice> {
         self.inner.feed.subscribe()
     }
