@@ -288,6 +288,26 @@ impl WorkOrderDocument {
             .collect()
     }
 
+    /// `changes_since` for a document that took in changes from outside: Automerge 0.12 panics
+    /// listing the changes of some documents that merged inconsistent input without an error
+    /// (a missing dependency found only then); that is refused like any bad change.
+    pub fn try_changes_since(
+        &mut self,
+        heads: &[ChangeHash],
+    ) -> Result<Vec<(ChangeHash, Vec<u8>)>, DocumentError> {
+        let doc = &mut self.doc;
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+            doc.get_changes(heads)
+                .into_iter()
+                .map(|c| (c.hash(), c.raw_bytes().to_vec()))
+                .collect()
+        }))
+        .map_err(|_| DocumentError::BadChange {
+            index: 0,
+            reason: "the changes refer to data this document does not have".into(),
+        })
+    }
+
     /// The whole document, compacted.
     pub fn save(&mut self) -> Vec<u8> {
         self.doc.save()

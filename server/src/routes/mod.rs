@@ -112,6 +112,14 @@ async fn not_found(req: Request) -> Error {
     ))
 }
 
+/// Whether an answer has no content type or plain text.
+fn bare_or_plain(response: &Response) -> bool {
+    response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_none_or(|v| v.as_bytes().starts_with(b"text/plain"))
+}
+
 /// Gives the bare error answers of the layers and the router (body too large, timeout, a
 /// method a path does not take) the usual JSON body.
 async fn error_bodies(req: Request, next: Next) -> Response {
@@ -158,15 +166,24 @@ async fn error_bodies(req: Request, next: Next) -> Response {
             }
             answer
         }
-        // Any other bare refusal (sync frames and files carry their own content type).
-        status if status.is_client_error() && !response.headers().contains_key(header::CONTENT_TYPE) => error_response(
-            status,
-            ErrorCode::InvalidInput,
-            format!(
-                "{method} {path} was refused: {}",
-                status.canonical_reason().unwrap_or("bad request")
-            ),
-        ),
+        // Any other bare or plain-text refusal (axum's own, for a path segment that is not
+        // UTF-8, say); sync frames and files carry their own content type.
+        status if status.is_client_error() && bare_or_plain(&response) => {
+            let text = axum::body::to_bytes(response.into_body(), 16 * 1024)
+                .await
+                .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+                .unwrap_or_default();
+            let reason = if text.is_empty() {
+                status.canonical_reason().unwrap_or("bad request").to_owned()
+            } else {
+                text
+            };
+            error_response(
+                status,
+                ErrorCode::InvalidInput,
+                format!("{method} {path} was refused: {reason}"),
+            )
+        }
         _ => response.into_response(),
     }
 }

@@ -332,11 +332,36 @@ pub fn plan(
         }
     };
 
-    let new_changes: Vec<NewChange> = doc
-        .changes_since(&heads)
-        .into_iter()
-        .map(|(hash, bytes)| NewChange { hash, bytes })
-        .collect();
+    let new_changes: Vec<NewChange> = match doc.try_changes_since(&heads) {
+        Ok(changes) => changes
+            .into_iter()
+            .map(|(hash, bytes)| NewChange { hash, bytes })
+            .collect(),
+        // The merge took the changes in but left a document whose changes cannot be listed:
+        // nothing of it is stored.
+        Err(e) => {
+            let rejection = Rejection {
+                code: ErrorCode::ChangeUndecodable,
+                message: format!(
+                    "work order {}: the changes could not be merged: {e}; nothing of this document was stored",
+                    human_number(&id)
+                ),
+                accepted: 0,
+            };
+            audit.add(
+                AuditKind::ChangeRejected,
+                None,
+                format!("{}: {e}", rejection.code),
+            );
+            return Ok(Planned {
+                plan: PushPlan::Reject {
+                    rejection,
+                    audit: audit.entries,
+                },
+                result: None,
+            });
+        }
+    };
     let Some(wo) = before.as_ref().filter(|_| !new_changes.is_empty()) else {
         let plan = match rejection {
             Some(rejection) => PushPlan::Reject {
