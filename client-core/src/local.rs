@@ -69,7 +69,7 @@ pub(crate) fn act(
         now,
     )?;
     index::upsert_summary(tx, &WorkOrderSummary::new(&wo, now))?;
-    docs::compact_if_needed(tx, id, chunks, &mut doc)?;
+    docs::compact_past(tx, id, chunks, &mut doc, docs::ACTION_COMPACT_AFTER_CHUNKS)?;
     Ok(WorkOrderView::new(&wo, now))
 }
 
@@ -262,11 +262,15 @@ mod tests {
                 .write(|tx| act(tx, id, &part(&format!("P-{i}"), 1), now()))
                 .expect("part");
         }
+        // Actions leave the rewriting of the whole document to the sync.
         let chunks = store.read(|c| docs::chunk_count(c, id)).expect("count");
-        assert!(
-            chunks <= docs::COMPACT_AFTER_CHUNKS,
-            "compacted: {chunks} chunks"
-        );
+        assert_eq!(chunks, 45, "one chunk per action after the first copy");
+        let compacted = store
+            .write(|tx| docs::compact_piled_up(tx, 8))
+            .expect("compact");
+        assert_eq!(compacted, 1);
+        let chunks = store.read(|c| docs::chunk_count(c, id)).expect("count");
+        assert_eq!(chunks, 1, "compacted into one snapshot");
 
         // The uncompacted history: the first snapshot plus every change, from the outbox.
         let changes = store

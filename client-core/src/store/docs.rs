@@ -7,8 +7,13 @@ use fieldsync_proto::{WorkOrderDocument, WorkOrderId};
 
 use crate::error::{Error, Result};
 
-/// More chunks than this and the document is rewritten as one snapshot.
+/// More chunks than this and the document is rewritten as one snapshot, when sync work touches
+/// it or at the end of a sync.
 pub(crate) const COMPACT_AFTER_CHUNKS: usize = 32;
+/// A person's action compacts only past this many chunks: rewriting the whole document is kept
+/// off the path a technician waits on, and left to the sync (the bound keeps loading cheap for
+/// a device that stays offline for long).
+pub(crate) const ACTION_COMPACT_AFTER_CHUNKS: usize = 256;
 
 /// The document's chunks in order; empty if the document is not stored.
 pub(crate) fn load_chunks(conn: &Connection, doc: WorkOrderId) -> Result<Vec<Vec<u8>>> {
@@ -69,18 +74,58 @@ pub(crate) fn replace_chunks(conn: &Connection, doc: WorkOrderId, snapshot: &[u8
     Ok(())
 }
 
-/// Compacts the document if it has too many chunks. `doc` must hold everything stored.
+/// Compacts the document if it has more than `COMPACT_AFTER_CHUNKS` chunks. `doc` must hold
+/// everything stored.
 pub(crate) fn compact_if_needed(
     conn: &Connection,
     id: WorkOrderId,
     chunks: usize,
     doc: &mut WorkOrderDocument,
 ) -> Result<bool> {
-    if chunks <= COMPACT_AFTER_CHUNKS {
+    compact_past(conn, id, chunks, doc, COMPACT_AFTER_CHUNKS)
+}
+
+/// Compacts the document if it has more than `limit` chunks.
+pub(crate) fn compact_past(
+    conn: &Connection,
+    id: WorkOrderId,
+    chunks: usize,
+    doc: &mut WorkOrderDocument,
+    limit: usize,
+) -> Result<bool> {
+    if chunks <= limit {
         return Ok(false);
     }
     replace_chunks(conn, id, &doc.save())?;
     Ok(true)
+}
+
+/// Compacts up to `max_docs` documents whose chunks piled up (local actions do not compact
+/// them); returns how many it compacted.
+pub(crate) fn compact_piled_up(conn: &Connection, max_docs: usize) -> Result<usize> {
+    let piled: Vec<String> = conn
+        .prepare_cached(
+            "SELECT doc FROM doc_chunks GROUP BY doc HAVING COUNT(*) > ?1 ORDER BY doc LIMIT ?2",
+        )?
+        .query_map(
+            params![
+                i64::try_from(COMPACT_AFTER_CHUNKS).unwrap_or(i64::MAX),
+                i64::try_from(max_docs).unwrap_or(i64::MAX)
+            ],
+            |r| r.get(0),
+        )?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut compacted = 0;
+    for text in piled {
+        let id: WorkOrderId = text.parse().map_err(|e| Error::Corrupt {
+            what: format!("the document store holds the id '{text}' ({e})"),
+        })?;
+        if let Some(mut doc) = load_document(conn, id)? {
+            replace_chunks(conn, id, &doc.save())?;
+            compacted += 1;
+        }
+    }
+    Ok(compacted)
 }
 
 /// Forgets the document: its chunks and its index row.

@@ -15,7 +15,10 @@ use fieldsync_proto::{Timestamp, WorkOrderId};
 
 use crate::error::{Error, Result};
 use crate::remote::Remote;
-use crate::store::{meta, outbox, resync, Store};
+use crate::store::{docs, meta, outbox, resync, Store};
+
+/// Documents compacted at most at the end of one sync.
+const COMPACT_PER_SYNC: usize = 64;
 
 /// Rounds one `sync` makes at most; a later sync carries on from the stored cursor.
 pub(crate) const MAX_ROUNDS: usize = 64;
@@ -66,6 +69,15 @@ pub(crate) async fn run(
     changed: &(dyn Fn(&[WorkOrderId]) + Send + Sync),
 ) -> Result<SyncReport> {
     let result = rounds(store, remote, progress, changed).await;
+    if result.is_ok() {
+        // Documents that local actions left in many pieces are rewritten now, off the path
+        // a person waits on. Failing here loses nothing: they are compacted another time.
+        match store.write(|tx| docs::compact_piled_up(tx, COMPACT_PER_SYNC)) {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(documents = n, "compacted after sync"),
+            Err(e) => tracing::warn!(error = %e, "could not compact documents after sync"),
+        }
+    }
     if let Err(Error::DeviceRevoked { .. }) = &result {
         store.write(|tx| crate::store::wipe(tx))?;
         tracing::warn!("this device was revoked; its local data was removed");
