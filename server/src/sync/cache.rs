@@ -118,10 +118,7 @@ impl DocumentCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use fieldsync_proto::{
-        Actor, Asset, Contact, Customer, CustomerTier, DeviceId, Impact, IntakeChannel,
-        NewWorkOrder, ProblemCategory, Role, Site, Timestamp, Urgency, UserId,
-    };
+    use fieldsync_proto::{Actor, DeviceId, Role, Timestamp, UserId};
 
     fn entry(version: u64) -> HotDocument {
         let office = Actor {
@@ -129,28 +126,7 @@ mod tests {
             role: Role::Dispatcher,
             device: DeviceId::new(),
         };
-        let new = NewWorkOrder {
-            channel: IntakeChannel::Phone,
-            customer: Customer {
-                id: Default::default(),
-                name: "Harbor Bakery".into(),
-                tier: CustomerTier::Basic,
-                site: Site {
-                    address: "1 Quay St".into(),
-                    region: "north".into(),
-                    latitude: 53.5,
-                    longitude: 10.0,
-                },
-                contact: Contact::default(),
-            },
-            asset: Asset::default(),
-            category: ProblemCategory::Hardware,
-            urgency: Urgency::Minor,
-            impact: Impact::OneUnit,
-            description: "Oven does not heat".into(),
-            schedule: None,
-            assignee: None,
-        };
+        let new = crate::sync::push::tests::intake(None);
         let (doc, work_order, _) =
             WorkOrderDocument::create(WorkOrderId::new(), new, &office, Timestamp(1_000))
                 .expect("create");

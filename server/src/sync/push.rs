@@ -614,7 +614,7 @@ async fn push_one(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use fieldsync_proto::{
         Action, Asset, Contact, Customer, CustomerTier, DeviceId, Impact, IntakeChannel,
@@ -629,7 +629,8 @@ mod tests {
         }
     }
 
-    fn intake(assignee: Option<UserId>) -> NewWorkOrder {
+    /// An office intake as the push tests (and the document cache's) use it.
+    pub(crate) fn intake(assignee: Option<UserId>) -> NewWorkOrder {
         NewWorkOrder {
             channel: IntakeChannel::Phone,
             customer: Customer {
