@@ -177,6 +177,50 @@ impl WorkOrderDocument {
         crate::shape::check(&self.doc, wo).map_err(DocumentError::Shape)
     }
 
+    /// Starts recording what later merges change, for `read_changed`.
+    pub fn track_changes(&mut self) {
+        self.doc.update_diff_cursor();
+    }
+
+    /// What `read_valid` and `check_shape` together make of the document, for a document whose
+    /// work order was `previous` at the last `track_changes` or `read_changed`: only the fields
+    /// merged changes touched since then are read and checked again, the rest are carried over.
+    pub fn read_changed(
+        &mut self,
+        previous: &WorkOrder,
+        expected: WorkOrderId,
+    ) -> Result<WorkOrder, DocumentError> {
+        let patches = self.doc.diff_incremental();
+        let keys = match crate::fields::touched(&patches) {
+            crate::fields::Touched::Keys(keys) => keys,
+            crate::fields::Touched::Everything => {
+                let wo = self.read_valid(expected)?;
+                self.check_shape(&wo)?;
+                return Ok(wo);
+            }
+        };
+        let mut wo = previous.clone();
+        for key in &keys {
+            let known = wo
+                .reread_field(&self.doc, key)
+                .map_err(|e| DocumentError::Schema(e.to_string()))?;
+            if !known {
+                return Err(DocumentError::Shape(format!(
+                    ".{key} is not part of a work order"
+                )));
+            }
+        }
+        if wo.id != expected {
+            return Err(DocumentError::WrongDocument {
+                expected,
+                found: wo.id,
+            });
+        }
+        validate(&wo).map_err(|v| DocumentError::Invalid(Violations(v)))?;
+        crate::shape::check_fields(&self.doc, &wo, &keys).map_err(DocumentError::Shape)?;
+        Ok(wo)
+    }
+
     /// Performs an action and records it as one change; on refusal the document is unchanged.
     pub fn act(
         &mut self,
@@ -486,6 +530,175 @@ mod tests {
         // Applying the same changes again changes nothing.
         assert!(a.apply_changes(&from_b).expect("again").is_empty());
         assert_eq!(a.read().expect("a"), wa);
+    }
+
+    /// Merges every change of `source` since `heads` into `target` one at a time, reading each
+    /// result both ways; returns the last reading.
+    fn merge_reading_changed_fields(
+        target: &mut WorkOrderDocument,
+        previous: &mut WorkOrder,
+        source: &mut WorkOrderDocument,
+        heads: &[ChangeHash],
+    ) -> Result<(), DocumentError> {
+        for (_, change) in source.changes_since(heads) {
+            target.apply_changes(&[change])?;
+            let changed = target.read_changed(previous, previous.id)?;
+            let whole = target.read_valid(previous.id)?;
+            target.check_shape(&whole)?;
+            assert_eq!(changed, whole, "reading only the touched fields differs");
+            *previous = changed;
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn reading_only_the_touched_fields_matches_reading_everything() {
+        let tech = someone(Role::Technician);
+        let office = someone(Role::Dispatcher);
+        let now = Timestamp(1_700_000_000_000);
+        let id = WorkOrderId::new();
+        let (mut source, _, _) =
+            WorkOrderDocument::create(id, intake(tech.user), &office, now).expect("create");
+        let mut target = WorkOrderDocument::load(&source.save()).expect("load");
+        let mut previous = target.read().expect("read");
+        target.track_changes();
+        let heads = source.heads();
+        let steps = [
+            (Action::Accept, &tech),
+            (Action::StartTravel, &tech),
+            (Action::Arrive, &tech),
+            (Action::StartWork, &tech),
+            (
+                Action::RecordPartUsage(NewPartUsage {
+                    part_number: "P-1".into(),
+                    quantity: 2,
+                    source_location: "VAN-1".into(),
+                    serial: Some("SN-9".into()),
+                    refurbished: false,
+                }),
+                &tech,
+            ),
+            (
+                Action::AddRepairRecord(crate::actions::NewRepairRecord {
+                    diagnosis: "Thermostat failed".into(),
+                    action_taken: "Replaced it".into(),
+                    measurements: Vec::new(),
+                }),
+                &tech,
+            ),
+            (
+                Action::EditNotes {
+                    text: "Gate code 4711; Hund im Hof".into(),
+                },
+                &tech,
+            ),
+            (
+                Action::EditNotes {
+                    text: "Gate code 4712; Hund im Hof, freundlich".into(),
+                },
+                &tech,
+            ),
+            (
+                Action::Classify {
+                    category: ProblemCategory::Hardware,
+                    urgency: Urgency::Emergency,
+                    impact: Impact::OneUnit,
+                    tier: Some(CustomerTier::Basic),
+                },
+                &office,
+            ),
+            (
+                Action::Reschedule {
+                    window: Some(crate::work_order::ScheduleWindow {
+                        start: now.plus_minutes(60),
+                        end: now.plus_minutes(120),
+                    }),
+                },
+                &office,
+            ),
+            (
+                Action::Complete {
+                    resolution: "Heats again".into(),
+                    signed_by: Some("Ines".into()),
+                    first_time_fix: true,
+                },
+                &tech,
+            ),
+        ];
+        for (action, actor) in &steps {
+            source.act(action, actor, now).expect("act");
+        }
+        merge_reading_changed_fields(&mut target, &mut previous, &mut source, &heads)
+            .expect("every change reads the same both ways");
+        assert_eq!(previous.status(), Status::Completed);
+        assert_eq!(
+            previous.notes.as_str(),
+            "Gate code 4712; Hund im Hof, freundlich"
+        );
+    }
+
+    #[test]
+    fn a_change_outside_the_schema_is_found_when_reading_only_what_it_touched() {
+        use automerge::transaction::Transactable;
+        use automerge::ROOT;
+        let tech = someone(Role::Technician);
+        let office = someone(Role::Dispatcher);
+        let now = Timestamp(1_700_000_000_000);
+        let id = WorkOrderId::new();
+        let (source, wo, _) =
+            WorkOrderDocument::create(id, intake(tech.user), &office, now).expect("create");
+        let junk_change = |edit: &dyn Fn(&mut AutoCommit)| {
+            let mut raw = source.automerge().clone();
+            let heads = raw.get_heads();
+            edit(&mut raw);
+            raw.commit();
+            let changes: Vec<Vec<u8>> = raw
+                .get_changes(&heads)
+                .into_iter()
+                .map(|c| c.raw_bytes().to_vec())
+                .collect();
+            let mut target =
+                WorkOrderDocument::load(&source.automerge().clone().save()).expect("load");
+            target.track_changes();
+            target.apply_changes(&changes).expect("merge");
+            target.read_changed(&wo, id)
+        };
+        let junk = junk_change(&|d| {
+            let obj = d
+                .put_object(ROOT, "junk", automerge::ObjType::Map)
+                .expect("put");
+            d.put(&obj, "deeper", 1).expect("put");
+        });
+        assert!(
+            matches!(&junk, Err(DocumentError::Shape(m)) if m.contains(".junk")),
+            "{junk:?}"
+        );
+        let nested = junk_change(&|d| {
+            let customer = d.get(ROOT, "customer").expect("get").expect("customer").1;
+            d.put(&customer, "loyalty", "gold").expect("put");
+        });
+        assert!(
+            matches!(&nested, Err(DocumentError::Shape(m)) if m.contains(".customer.loyalty")),
+            "{nested:?}"
+        );
+        let deleted = junk_change(&|d| d.delete(ROOT, "description").expect("delete"));
+        assert!(
+            matches!(deleted, Err(DocumentError::Schema(_))),
+            "{deleted:?}"
+        );
+        let other = junk_change(&|d| {
+            d.put(ROOT, "id", WorkOrderId::new().to_string())
+                .expect("put")
+        });
+        assert!(
+            other.is_err(),
+            "an id changed under the work order was taken"
+        );
+        let invalid = junk_change(&|d| d.put(ROOT, "description", "").expect("put"));
+        assert!(
+            matches!(invalid, Err(DocumentError::Invalid(_))),
+            "{invalid:?}"
+        );
     }
 
     #[test]

@@ -14,6 +14,7 @@ mod classification;
 mod derived;
 mod dispatch;
 mod document;
+mod fields;
 mod followup;
 mod ids;
 mod intake;

@@ -4,6 +4,8 @@
 //! could push junk (deeply nested maps under a made-up key, say) that every replica would then
 //! store and sync forever.
 
+use std::collections::BTreeSet;
+
 use automerge::{AutoCommit, ObjId, ObjType, ReadDoc, ValueRef, ROOT};
 
 use crate::work_order::WorkOrder;
@@ -20,8 +22,46 @@ pub(crate) fn check(found: &AutoCommit, wo: &WorkOrder) -> Result<(), String> {
     same(found, &ROOT, &canonical, &ROOT, ObjType::Map, "")
 }
 
+/// `check` for the top-level `keys` of `found` alone (the ones a change touched): each must be a
+/// work order field holding exactly what `wo` holds there.
+pub(crate) fn check_fields(
+    found: &AutoCommit,
+    wo: &WorkOrder,
+    keys: &BTreeSet<String>,
+) -> Result<(), String> {
+    let mut canonical = AutoCommit::new();
+    for key in keys {
+        let known = wo
+            .write_field(&mut canonical, key)
+            .map_err(|e| format!("the work order cannot be written back ({e})"))?;
+        if !known {
+            return Err(format!(".{key} is not part of a work order"));
+        }
+    }
+    for key in keys {
+        same_value(
+            found,
+            root_value(found, key),
+            &canonical,
+            root_value(&canonical, key),
+            &format!(".{key}"),
+        )?;
+    }
+    Ok(())
+}
+
 /// A value found in one object: what it is and, for an object, its id.
 type Item<'a> = (ValueRef<'a>, ObjId);
+
+/// The value under `key` in the root of `doc`.
+fn root_value<'a>(doc: &'a AutoCommit, key: &str) -> Option<Item<'a>> {
+    doc.map_range(ROOT, key.to_owned()..=key.to_owned())
+        .next()
+        .map(|i| {
+            let id = i.id();
+            (i.value, id)
+        })
+}
 
 // Each object is read in one pass (`map_range`, `list_range`) rather than key by key: a lookup
 // in a document with a long history costs about as much as the pass itself.

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
+use axum::serve::ListenerExt;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -136,6 +137,13 @@ impl RunningServer {
         let task = match tls {
             Some(config) => tokio::spawn(crate::tls::serve(listener, config, app, stop_signal)),
             None => tokio::spawn(async move {
+                // Answers and live notices leave at once rather than waiting on the
+                // device's delayed acknowledgement (Nagle's algorithm).
+                let listener = listener.tap_io(|tcp| {
+                    if let Err(e) = tcp.set_nodelay(true) {
+                        tracing::debug!(error = %e, "cannot turn off Nagle's algorithm");
+                    }
+                });
                 axum::serve(
                     listener,
                     app.into_make_service_with_connect_info::<SocketAddr>(),

@@ -100,6 +100,9 @@ pub async fn serve(
                 }
             },
         };
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(%peer, error = %e, "cannot turn off Nagle's algorithm");
+        }
         let (acceptor, app, mut stop_rx) = (acceptor.clone(), app.clone(), stop_rx.clone());
         connections.spawn(async move {
             let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {

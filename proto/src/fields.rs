@@ -1,0 +1,174 @@
+//! A work order one top-level field at a time: which fields a merge touched, reading only those
+//! again, and writing one field alone. Checking a pushed change then costs what the change
+//! touched, not the whole document (reading a whole document with a long history is the most
+//! expensive step of a push).
+
+use std::collections::BTreeSet;
+
+use automerge::{AutoCommit, Patch, PatchAction, Prop, ReadDoc, ROOT};
+use autosurgeon::{hydrate_prop, reconcile_prop, HydrateError, ReconcileError};
+
+use crate::work_order::WorkOrder;
+
+/// What a merge changed at the top of the document.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Touched {
+    /// These top-level keys (work order fields, or keys a work order does not have).
+    Keys(BTreeSet<String>),
+    /// Something the patches do not place under one key: read everything again.
+    Everything,
+}
+
+/// The top-level keys whose visible value `patches` changed.
+pub(crate) fn touched(patches: &[Patch]) -> Touched {
+    let mut keys = BTreeSet::new();
+    for patch in patches {
+        let key = match patch.path.first() {
+            Some((_, Prop::Map(key))) => key,
+            Some((_, Prop::Seq(_))) => return Touched::Everything,
+            None => match &patch.action {
+                PatchAction::PutMap { key, .. } | PatchAction::DeleteMap { key } => key,
+                PatchAction::Increment {
+                    prop: Prop::Map(key),
+                    ..
+                }
+                | PatchAction::Conflict {
+                    prop: Prop::Map(key),
+                } => key,
+                _ => return Touched::Everything,
+            },
+        };
+        if !keys.contains(key) {
+            keys.insert(key.clone());
+        }
+    }
+    Touched::Keys(keys)
+}
+
+/// Reads one field of the root map; `attachments` may be missing (documents written before
+/// attachments existed), as in the full reading.
+fn read<T: autosurgeon::Hydrate>(doc: &AutoCommit, key: &str) -> Result<T, HydrateError> {
+    hydrate_prop(doc, &ROOT, key)
+}
+
+impl WorkOrder {
+    /// Reads the field named `key` again from `doc`, leaving the others as they are. `Ok(false)`
+    /// if a work order has no such field.
+    pub(crate) fn reread_field(
+        &mut self,
+        doc: &AutoCommit,
+        key: &str,
+    ) -> Result<bool, HydrateError> {
+        // Naming every field here makes a new field a compile error until it is handled below.
+        let WorkOrder {
+            schema,
+            id,
+            number,
+            channel,
+            created_at,
+            created_by,
+            customer,
+            asset,
+            category,
+            urgency,
+            impact,
+            assignee,
+            schedule,
+            description,
+            notes,
+            status_events,
+            part_usages,
+            repair_records,
+            completion,
+            attachments,
+        } = self;
+        match key {
+            "schema" => *schema = read(doc, key)?,
+            "id" => *id = read(doc, key)?,
+            "number" => *number = read(doc, key)?,
+            "channel" => *channel = read(doc, key)?,
+            "created_at" => *created_at = read(doc, key)?,
+            "created_by" => *created_by = read(doc, key)?,
+            "customer" => *customer = read(doc, key)?,
+            "asset" => *asset = read(doc, key)?,
+            "category" => *category = read(doc, key)?,
+            "urgency" => *urgency = read(doc, key)?,
+            "impact" => *impact = read(doc, key)?,
+            "assignee" => *assignee = read(doc, key)?,
+            "schedule" => *schedule = read(doc, key)?,
+            "description" => *description = read(doc, key)?,
+            "notes" => *notes = read(doc, key)?,
+            "status_events" => *status_events = read(doc, key)?,
+            "part_usages" => *part_usages = read(doc, key)?,
+            "repair_records" => *repair_records = read(doc, key)?,
+            "completion" => *completion = read(doc, key)?,
+            "attachments" => {
+                let present = doc.get(ROOT, key)?.is_some();
+                *attachments = if present { read(doc, key)? } else { Vec::new() };
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// Writes the field named `key` alone into the root of `doc`, as reconciling the whole work
+    /// order would write it. `Ok(false)` if a work order has no such field.
+    pub(crate) fn write_field(
+        &self,
+        doc: &mut AutoCommit,
+        key: &str,
+    ) -> Result<bool, ReconcileError> {
+        let WorkOrder {
+            schema,
+            id,
+            number,
+            channel,
+            created_at,
+            created_by,
+            customer,
+            asset,
+            category,
+            urgency,
+            impact,
+            assignee,
+            schedule,
+            description,
+            notes,
+            status_events,
+            part_usages,
+            repair_records,
+            completion,
+            attachments,
+        } = self;
+        match key {
+            "schema" => reconcile_prop(doc, ROOT, key, schema)?,
+            "id" => reconcile_prop(doc, ROOT, key, id)?,
+            "number" => reconcile_prop(doc, ROOT, key, number)?,
+            "channel" => reconcile_prop(doc, ROOT, key, channel)?,
+            "created_at" => reconcile_prop(doc, ROOT, key, created_at)?,
+            "created_by" => reconcile_prop(doc, ROOT, key, created_by)?,
+            "customer" => reconcile_prop(doc, ROOT, key, customer)?,
+            "asset" => reconcile_prop(doc, ROOT, key, asset)?,
+            "category" => reconcile_prop(doc, ROOT, key, category)?,
+            "urgency" => reconcile_prop(doc, ROOT, key, urgency)?,
+            "impact" => reconcile_prop(doc, ROOT, key, impact)?,
+            "assignee" => reconcile_prop(doc, ROOT, key, assignee)?,
+            "schedule" => reconcile_prop(doc, ROOT, key, schedule)?,
+            "description" => reconcile_prop(doc, ROOT, key, description)?,
+            // A text read from a document remembers it; a fresh one writes the plain value.
+            "notes" => reconcile_prop(
+                doc,
+                ROOT,
+                key,
+                autosurgeon::Text::with_value(notes.as_str()),
+            )?,
+            "status_events" => reconcile_prop(doc, ROOT, key, status_events)?,
+            "part_usages" => reconcile_prop(doc, ROOT, key, part_usages)?,
+            "repair_records" => reconcile_prop(doc, ROOT, key, repair_records)?,
+            "completion" => reconcile_prop(doc, ROOT, key, completion)?,
+            "attachments" => reconcile_prop(doc, ROOT, key, attachments)?,
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+}
