@@ -69,6 +69,8 @@ async fn sync(
         now,
     )
     .await?;
+    // Held until the page is encoded: the page and its encoding are the bulk of a response.
+    let reservation = state.pull_budget().reserve(request.limits).await;
     let page = pull(
         state.storage(),
         PullRequest {
@@ -99,15 +101,13 @@ async fn sync(
         remaining_docs: page.remaining_docs,
         server_time: Timestamp::now(),
     };
+    let body = wire::encode(&response);
+    drop(response);
+    drop(reservation);
     let status = if rejected {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {
         StatusCode::OK
     };
-    Ok((
-        status,
-        [(header::CONTENT_TYPE, wire::CONTENT_TYPE)],
-        wire::encode(&response),
-    )
-        .into_response())
+    Ok((status, [(header::CONTENT_TYPE, wire::CONTENT_TYPE)], body).into_response())
 }
