@@ -14,6 +14,7 @@ use super::openapi::BinaryBody;
 use crate::auth::AuthUser;
 use crate::error::Error;
 use crate::state::AppState;
+use crate::sync::budget::PageReservation;
 use crate::sync::pull::{pull, PullRequest};
 use crate::sync::push::push_all;
 
@@ -70,7 +71,7 @@ async fn sync(
     )
     .await?;
     // Held until the page is encoded: the page and its encoding are the bulk of a response.
-    let reservation = state.pull_budget().reserve(request.limits).await;
+    let mut reservation = PageReservation::new(state.pull_budget());
     let page = pull(
         state.storage(),
         PullRequest {
@@ -80,6 +81,7 @@ async fn sync(
             resync: request.resync,
             limits: request.limits,
         },
+        &mut reservation,
     )
     .await?;
     let rejected = results

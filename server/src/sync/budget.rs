@@ -3,7 +3,9 @@
 //! with the number of devices syncing at the same moment; with one, the rest wait their turn.
 //!
 //! A pull reserves its page's byte limit (as the device asked for it, clamped to the server's)
-//! before reading anything, and gives it back once its response is encoded.
+//! once the page is about to hold snapshots or grows past `SMALL_PAGE_BYTES`, and gives it back
+//! once its response is encoded. The many pulls that find only a few small changes never wait:
+//! making them queue behind the big ones would stall every sync while a few devices download.
 
 use fieldsync_proto::wire::PullLimits;
 use tokio::sync::{Semaphore, SemaphorePermit};
@@ -12,6 +14,9 @@ use super::pull::SERVER_MAX_BYTES;
 
 /// Page bytes being built at once by default: sixteen pages at the real client's 4 MiB limit.
 pub const DEFAULT_PULL_BUDGET_BYTES: usize = 64 * 1024 * 1024;
+
+/// A page of at most this many bytes is built without a reservation.
+pub const SMALL_PAGE_BYTES: usize = 64 * 1024;
 
 /// The budget is counted in units of this many bytes.
 const UNIT: usize = 1024;
@@ -58,6 +63,32 @@ impl PullBudget {
     }
 }
 
+/// One pull's share of the budget: none until the pull asks for it, then the whole page's.
+/// Taken at most once, so that no pull waits for more while holding some (which could leave
+/// every pull waiting for the others).
+#[derive(Debug)]
+pub struct PageReservation<'a> {
+    budget: &'a PullBudget,
+    held: Option<SemaphorePermit<'a>>,
+}
+
+impl<'a> PageReservation<'a> {
+    pub fn new(budget: &'a PullBudget) -> Self {
+        Self { budget, held: None }
+    }
+
+    /// Waits for the page's share of the budget, unless it is held already.
+    pub async fn hold(&mut self, limits: PullLimits) {
+        if self.held.is_none() {
+            self.held = Some(self.budget.reserve(limits).await);
+        }
+    }
+
+    pub fn is_held(&self) -> bool {
+        self.held.is_some()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -84,6 +115,23 @@ mod tests {
             .await
             .expect("room again once a page is done");
         drop((second, small));
+        assert_eq!(budget.units.available_permits(), budget.total as usize);
+    }
+
+    #[tokio::test]
+    async fn a_page_reservation_is_taken_once_and_given_back_on_drop() {
+        let budget = PullBudget::new(SERVER_MAX_BYTES as usize);
+        let mut page = PageReservation::new(&budget);
+        assert!(!page.is_held());
+        page.hold(limits(1024)).await;
+        page.hold(limits(1024)).await;
+        assert!(page.is_held());
+        assert_eq!(
+            budget.units.available_permits(),
+            budget.total as usize - 1,
+            "one unit, taken once"
+        );
+        drop(page);
         assert_eq!(budget.units.available_permits(), budget.total as usize);
     }
 
