@@ -10,6 +10,7 @@ use crate::auth::limit::{LoginLimiter, LoginLimits};
 use crate::blobs::{BlobLimits, SharedBlobStore};
 use crate::error::Error;
 use crate::storage::{NewAuditEntry, SharedStorage};
+use crate::sync::budget::PullBudget;
 use crate::sync::cache::DocumentCache;
 
 /// How long a login stays valid.
@@ -34,6 +35,8 @@ struct Inner {
     blob_limits: BlobLimits,
     /// Documents pushed to lately, kept loaded for the next push.
     hot_documents: Arc<DocumentCache>,
+    /// Bytes of pull pages built at once.
+    pull_budget: PullBudget,
 }
 
 impl std::fmt::Debug for AppState {
@@ -60,6 +63,7 @@ impl AppState {
                 blobs: None,
                 blob_limits: BlobLimits::default(),
                 hot_documents: Arc::default(),
+                pull_budget: PullBudget::default(),
             }),
         }
     }
@@ -80,6 +84,7 @@ impl AppState {
                 blobs: Some(blobs),
                 blob_limits,
                 hot_documents: Arc::default(),
+                pull_budget: PullBudget::default(),
             }),
         }
     }
@@ -106,6 +111,11 @@ impl AppState {
     /// The cache of documents pushed to lately.
     pub fn hot_documents(&self) -> &Arc<DocumentCache> {
         &self.inner.hot_documents
+    }
+
+    /// The bytes of pull pages this server may build at once.
+    pub fn pull_budget(&self) -> &PullBudget {
+        &self.inner.pull_budget
     }
 
     pub fn storage(&self) -> &SharedStorage {

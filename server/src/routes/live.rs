@@ -18,8 +18,18 @@ use crate::auth::AuthUser;
 use crate::error::Error;
 use crate::state::AppState;
 
-/// Largest message a device may send on the live channel; it has nothing to say but pongs.
+/// Largest message (and frame) a device may send on the live channel; it has nothing to say
+/// but pongs.
 const MAX_INCOMING_BYTES: usize = 4 * 1024;
+/// Read buffer of one connection. The WebSocket layer's default (128 KiB, zero-filled on the
+/// first read) would make an idle connection cost that much resident memory; what arrives here
+/// is pongs of a few bytes, and a bigger message is still read, in several reads.
+const READ_BUFFER_BYTES: usize = 1024;
+/// Notices and pings are written out at once, not gathered in a buffer first.
+const WRITE_BUFFER_BYTES: usize = 0;
+/// Most bytes waiting to leave for a device that does not read; notices are tiny, so this is
+/// only reached by a stuck connection, whose send then fails and the connection closes.
+const MAX_OUTGOING_BYTES: usize = 64 * 1024;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(live))
@@ -76,7 +86,11 @@ async fn live(State(state): State<AppState>, request: Request) -> Result<Respons
     let scope = auth.scope();
     tracing::info!(user = %auth.user.username, device = %auth.device, "live connection");
     Ok(upgrade
+        .read_buffer_size(READ_BUFFER_BYTES)
+        .write_buffer_size(WRITE_BUFFER_BYTES)
+        .max_write_buffer_size(MAX_OUTGOING_BYTES)
         .max_message_size(MAX_INCOMING_BYTES)
+        .max_frame_size(MAX_INCOMING_BYTES)
         .on_upgrade(move |socket| crate::live::serve(socket, state, scope, feed))
         .into_response())
 }

@@ -14,6 +14,7 @@ use super::openapi::BinaryBody;
 use crate::auth::AuthUser;
 use crate::error::Error;
 use crate::state::AppState;
+use crate::sync::budget::PageReservation;
 use crate::sync::pull::{pull, PullRequest};
 use crate::sync::push::push_all;
 
@@ -69,6 +70,8 @@ async fn sync(
         now,
     )
     .await?;
+    // Held until the page is encoded: the page and its encoding are the bulk of a response.
+    let mut reservation = PageReservation::new(state.pull_budget());
     let page = pull(
         state.storage(),
         PullRequest {
@@ -78,6 +81,7 @@ async fn sync(
             resync: request.resync,
             limits: request.limits,
         },
+        &mut reservation,
     )
     .await?;
     let rejected = results
@@ -99,15 +103,13 @@ async fn sync(
         remaining_docs: page.remaining_docs,
         server_time: Timestamp::now(),
     };
+    let body = wire::encode(&response);
+    drop(response);
+    drop(reservation);
     let status = if rejected {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {
         StatusCode::OK
     };
-    Ok((
-        status,
-        [(header::CONTENT_TYPE, wire::CONTENT_TYPE)],
-        wire::encode(&response),
-    )
-        .into_response())
+    Ok((status, [(header::CONTENT_TYPE, wire::CONTENT_TYPE)], body).into_response())
 }

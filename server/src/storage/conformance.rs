@@ -18,6 +18,7 @@ use super::{
     SafetyLevel, Scope, Seq, SharedStorage, StorageError, TokenHash, User, UserRecord,
     WorkOrderQuery,
 };
+use crate::sync::budget::{PageReservation, PullBudget};
 use crate::sync::pull::{pull, PullRequest};
 
 /// Runs every check in this module.
@@ -1263,6 +1264,7 @@ pub async fn concurrent_commits_never_skip(first: SharedStorage, second: SharedS
     let device = DeviceId::new();
     let mut cursor = Cursor(start.0);
     let mut received: HashMap<WorkOrderId, usize> = HashMap::new();
+    let budget = PullBudget::default();
     let mut pulls = 0usize;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
     loop {
@@ -1284,6 +1286,7 @@ pub async fn concurrent_commits_never_skip(first: SharedStorage, second: SharedS
                         max_bytes: 1 << 20,
                     },
                 },
+                &mut PageReservation::new(&budget),
             )
             .await
             .expect("pull");

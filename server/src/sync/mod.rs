@@ -3,6 +3,7 @@
 //! Every document update, from a device or from the office, ends in `Storage::commit` with
 //! optimistic concurrency, so devices pull all of them the same way.
 
+pub mod budget;
 pub mod cache;
 pub mod edit;
 pub mod pull;

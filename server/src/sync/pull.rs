@@ -10,6 +10,7 @@ use std::collections::{HashMap, HashSet};
 use fieldsync_proto::wire::{ChangeBytes, Cursor, DocUpdate, PullLimits, UpdatePayload};
 use fieldsync_proto::{DeviceId, WorkOrderId, WorkOrderSummary};
 
+use super::budget::{PageReservation, SMALL_PAGE_BYTES};
 use crate::error::Error;
 use crate::storage::{
     CandidateQuery, Delivery, DeliveryRecord, PullCandidate, Scope, Seq, SharedStorage,
@@ -186,7 +187,13 @@ async fn update_for(
     Ok(Some(Update::snapshot(stored, candidate.updated_seq)))
 }
 
-pub async fn pull(storage: &SharedStorage, req: PullRequest) -> Result<PullPage, Error> {
+/// The next page for a device. `reservation` is taken from the pull budget before the page
+/// holds snapshots or grows past a small size; the caller keeps it until the page is encoded.
+pub async fn pull(
+    storage: &SharedStorage,
+    req: PullRequest,
+    reservation: &mut PageReservation<'_>,
+) -> Result<PullPage, Error> {
     let mut page = Page {
         updates: Vec::new(),
         deliveries: Vec::new(),
@@ -199,6 +206,10 @@ pub async fn pull(storage: &SharedStorage, req: PullRequest) -> Result<PullPage,
     let high_water = storage.max_seq().await?;
     let mut more = false;
 
+    if !req.resync.is_empty() {
+        // Resynced documents are sent whole.
+        reservation.hold(req.limits).await;
+    }
     let mut resynced = HashSet::new();
     for &doc in &req.resync {
         if !resynced.insert(doc) {
@@ -260,6 +271,7 @@ pub async fn pull(storage: &SharedStorage, req: PullRequest) -> Result<PullPage,
                     && !device_has(&req, candidate)
                     && !preloaded.contains_key(&candidate.doc)
                 {
+                    reservation.hold(req.limits).await;
                     let room = page.max_docs.saturating_sub(page.updates.len());
                     preloaded = preload_snapshots(
                         storage,
@@ -274,6 +286,9 @@ pub async fn pull(storage: &SharedStorage, req: PullRequest) -> Result<PullPage,
                     if !page.try_add(candidate.doc, update) {
                         more = true;
                         break 'scan;
+                    }
+                    if page.bytes > SMALL_PAGE_BYTES {
+                        reservation.hold(req.limits).await;
                     }
                 }
                 processed = candidate.updated_seq;

@@ -175,3 +175,41 @@ async fn shutdown_closes_live_connections_with_a_restart_code() {
         other => panic!("unexpected {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn a_message_bigger_than_the_read_buffer_is_read_and_an_oversized_one_closes() {
+    use futures_util::SinkExt;
+    let h = Harness::new().await;
+    let ana = h.device("ana", Role::Technician).await;
+    let url = serve(&h).await;
+    let mut ws = connect_with_header(&url, &ana.token)
+        .await
+        .expect("connects");
+    assert_eq!(next_notice(&mut ws).await, LiveNotice::Ready { seq: 0 });
+
+    // Several reads' worth (the server reads 1 KiB at a time), within the 4 KiB limit.
+    ws.send(Message::Text("x".repeat(3000).into()))
+        .await
+        .expect("send");
+    let office = h.device("disp", Role::Dispatcher).await;
+    h.create_work_order(&office.token, Some(ana.user)).await;
+    assert!(matches!(
+        next_notice(&mut ws).await,
+        LiveNotice::Changed { .. }
+    ));
+
+    ws.send(Message::Binary(vec![0u8; 64 * 1024].into()))
+        .await
+        .expect("send");
+    let closed = async {
+        loop {
+            match ws.next().await {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                Some(Ok(_)) => {}
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(5), closed)
+        .await
+        .expect("the server closes a connection that sends more than it accepts");
+}

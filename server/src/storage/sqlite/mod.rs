@@ -2,7 +2,7 @@
 //!
 //! All database work runs on the blocking thread pool through `read` and `write`. Writes go
 //! through one connection, so they are serialized and the sequence counter follows commit
-//! order; reads use a small pool of their own connections and see a consistent snapshot.
+//! order; reads use a bounded pool of their own connections and see a consistent snapshot.
 
 mod audit;
 mod catalogue;
@@ -32,8 +32,10 @@ use super::{
     WorkOrderQuery, COMMIT_FEED_CAPACITY,
 };
 
-/// Reader connections kept open for reuse; more are opened under load and closed after.
-const IDLE_READERS: usize = 16;
+/// Reader connections at most. A read waits (without holding a thread) for one to be free
+/// rather than open another: a burst of requests would otherwise open a connection and occupy
+/// a blocking thread each, and every one of them grows the process's memory.
+const READERS: usize = 16;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Clone)]
@@ -44,7 +46,12 @@ pub struct SqliteStorage {
 struct Inner {
     path: PathBuf,
     writer: Mutex<Connection>,
+    /// Whose turn it is at the writer. Writes queue for it here, without holding a blocking
+    /// thread each while another write runs.
+    writer_turn: Arc<tokio::sync::Semaphore>,
     readers: Mutex<Vec<Connection>>,
+    /// One permit per reader connection; a read holds one from before it is scheduled.
+    reader_permits: Arc<tokio::sync::Semaphore>,
     feed: tokio::sync::broadcast::Sender<CommitNotice>,
     commits: group_commit::CommitQueue,
 }
@@ -108,7 +115,9 @@ impl SqliteStorage {
             inner: Arc::new(Inner {
                 path,
                 writer: Mutex::new(writer),
+                writer_turn: Arc::new(tokio::sync::Semaphore::new(1)),
                 readers: Mutex::new(Vec::new()),
+                reader_permits: Arc::new(tokio::sync::Semaphore::new(READERS)),
                 feed: tokio::sync::broadcast::Sender::new(COMMIT_FEED_CAPACITY),
                 commits: group_commit::CommitQueue::default(),
             }),
@@ -125,8 +134,16 @@ impl SqliteStorage {
         T: Send + 'static,
         F: FnOnce(&Transaction<'_>) -> Result<T, StorageError> + Send + 'static,
     {
+        let permit = self
+            .inner
+            .reader_permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| StorageError::TaskFailed("the reader pool was closed".into()))?;
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             let pooled = inner
                 .readers
                 .lock()
@@ -144,17 +161,25 @@ impl SqliteStorage {
                 tx.commit().map_err(db_err)?;
                 Ok(value)
             })();
-            let mut idle = inner
+            inner
                 .readers
                 .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            if idle.len() < IDLE_READERS {
-                idle.push(conn);
-            }
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .push(conn);
             result
         })
         .await
         .map_err(|e| StorageError::TaskFailed(e.to_string()))?
+    }
+
+    /// Waits for this handle's turn at the writer connection.
+    async fn writer_turn(&self) -> Result<tokio::sync::OwnedSemaphorePermit, StorageError> {
+        self.inner
+            .writer_turn
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| StorageError::TaskFailed("the writer was closed".into()))
     }
 
     /// Runs `f` in one write transaction; it is committed only if `f` returns `Ok`.
@@ -163,8 +188,10 @@ impl SqliteStorage {
         T: Send + 'static,
         F: FnOnce(&Transaction<'_>) -> Result<T, StorageError> + Send + 'static,
     {
+        let turn = self.writer_turn().await?;
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || {
+            let _turn = turn;
             // A panic while holding the lock leaves no open transaction behind (it is rolled
             // back on drop), so the connection is still good to use.
             let mut conn = inner
@@ -321,9 +348,19 @@ impl Storage for SqliteStorage {
     }
 
     async fn commit(&self, commit: DocumentCommit) -> Result<CommitOutcome, StorageError> {
-        let ticket = self.inner.commits.push(commit);
+        let mut ticket = self.inner.commits.push(commit);
+        // Whoever has the writer meanwhile may store this commit with theirs.
+        let turn = tokio::select! {
+            answer = &mut ticket.answer => {
+                let (outcome, _) = answer
+                    .map_err(|_| StorageError::TaskFailed("a group commit stopped".into()))??;
+                return Ok(outcome);
+            }
+            turn = self.writer_turn() => turn?,
+        };
         let inner = self.inner.clone();
         let ticket = tokio::task::spawn_blocking(move || {
+            let _turn = turn;
             let mut conn = inner
                 .writer
                 .lock()
@@ -510,6 +547,38 @@ mod tests {
             .await
             .expect("open");
         crate::storage::conformance::run_all(Arc::new(store)).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_burst_of_reads_never_uses_more_than_the_pooled_connections() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = SqliteStorage::open(dir.path().join("fieldsync.db"))
+            .await
+            .expect("open");
+        let active = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let reads = (0..4 * READERS).map(|_| {
+            let (store, active, most) = (store.clone(), active.clone(), most.clone());
+            tokio::spawn(async move {
+                store
+                    .read(move |tx| {
+                        let now = active.fetch_add(1, Ordering::SeqCst) + 1;
+                        most.fetch_max(now, Ordering::SeqCst);
+                        std::thread::sleep(Duration::from_millis(5));
+                        let seq = documents::max_seq(tx);
+                        active.fetch_sub(1, Ordering::SeqCst);
+                        seq
+                    })
+                    .await
+            })
+        });
+        for read in futures_util::future::join_all(reads).await {
+            read.expect("task").expect("read");
+        }
+        let most = most.load(Ordering::SeqCst);
+        assert!(most <= READERS, "{most} reads ran at once");
+        assert!(store.inner.readers.lock().expect("pool").len() <= READERS);
     }
 
     #[tokio::test]
