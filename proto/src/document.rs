@@ -228,12 +228,13 @@ impl WorkOrderDocument {
         actor: &Actor,
         now: Timestamp,
     ) -> Result<(WorkOrder, LocalChange), DocumentError> {
-        let mut wo = self.read()?;
+        let before = self.read()?;
+        let mut wo = before.clone();
         apply_action(&mut wo, action, actor, now)?;
         if !self.pinned_actor {
             self.doc.set_actor(actor_for(actor.device));
         }
-        if let Err(e) = autosurgeon::reconcile(&mut self.doc, &wo) {
+        if let Err(e) = reconcile_changed(&mut self.doc, &before, &wo) {
             self.doc.rollback();
             return Err(DocumentError::Schema(e.to_string()));
         }
@@ -375,6 +376,104 @@ impl WorkOrderDocument {
     /// Whether the document is still empty (nothing loaded yet).
     pub fn is_empty(&self) -> bool {
         self.doc.length(automerge::ROOT) == 0
+    }
+}
+
+/// Writes into the document what an action changed between `before` (read from the document)
+/// and `after`: the same operations a reconcile of the whole work order makes, without
+/// comparing every untouched field and list entry against the document (most of an action's
+/// time at realistic sizes). Entries appended to a list are inserted after its last element.
+fn reconcile_changed(
+    doc: &mut AutoCommit,
+    before: &WorkOrder,
+    after: &WorkOrder,
+) -> Result<(), autosurgeon::ReconcileError> {
+    // Destructured so that a new field cannot be forgotten here.
+    let WorkOrder {
+        schema,
+        id,
+        number,
+        channel,
+        created_at,
+        created_by,
+        customer,
+        asset,
+        category,
+        urgency,
+        impact,
+        assignee,
+        schedule,
+        description,
+        notes,
+        status_events,
+        part_usages,
+        repair_records,
+        completion,
+        attachments,
+    } = after;
+    put_changed(doc, "schema", &before.schema, schema)?;
+    put_changed(doc, "id", &before.id, id)?;
+    put_changed(doc, "number", &before.number, number)?;
+    put_changed(doc, "channel", &before.channel, channel)?;
+    put_changed(doc, "created_at", &before.created_at, created_at)?;
+    put_changed(doc, "created_by", &before.created_by, created_by)?;
+    put_changed(doc, "customer", &before.customer, customer)?;
+    put_changed(doc, "asset", &before.asset, asset)?;
+    put_changed(doc, "category", &before.category, category)?;
+    put_changed(doc, "urgency", &before.urgency, urgency)?;
+    put_changed(doc, "impact", &before.impact, impact)?;
+    put_changed(doc, "assignee", &before.assignee, assignee)?;
+    put_changed(doc, "schedule", &before.schedule, schedule)?;
+    put_changed(doc, "description", &before.description, description)?;
+    put_changed(doc, "notes", &before.notes, notes)?;
+    append_changed(doc, "status_events", &before.status_events, status_events)?;
+    append_changed(doc, "part_usages", &before.part_usages, part_usages)?;
+    append_changed(
+        doc,
+        "repair_records",
+        &before.repair_records,
+        repair_records,
+    )?;
+    put_changed(doc, "completion", &before.completion, completion)?;
+    append_changed(doc, "attachments", &before.attachments, attachments)?;
+    Ok(())
+}
+
+/// Reconciles one field of the root if it changed, or if the document lacks it (a whole
+/// reconcile writes missing fields too).
+fn put_changed<T: autosurgeon::Reconcile + PartialEq>(
+    doc: &mut AutoCommit,
+    key: &str,
+    before: &T,
+    after: &T,
+) -> Result<(), autosurgeon::ReconcileError> {
+    if before != after || doc.get(automerge::ROOT, key)?.is_none() {
+        autosurgeon::reconcile_prop(doc, automerge::ROOT, key, after)?;
+    }
+    Ok(())
+}
+
+/// `put_changed` for a list: when `after` is `before` with entries appended and the document's
+/// list holds exactly `before`, only the new entries are inserted.
+fn append_changed<T: autosurgeon::Reconcile + PartialEq>(
+    doc: &mut AutoCommit,
+    key: &str,
+    before: &[T],
+    after: &[T],
+) -> Result<(), autosurgeon::ReconcileError> {
+    let appended = after.len() > before.len() && after[..before.len()] == *before;
+    let list = match doc.get(automerge::ROOT, key)? {
+        Some((automerge::Value::Object(automerge::ObjType::List), list)) => Some(list),
+        _ => None,
+    };
+    match list {
+        Some(list) if appended && doc.length(&list) == before.len() => {
+            for (index, entry) in after.iter().enumerate().skip(before.len()) {
+                autosurgeon::reconcile_insert(doc, list.clone(), index, entry)?;
+            }
+            Ok(())
+        }
+        _ => put_changed(doc, key, &before, &after),
     }
 }
 
@@ -752,6 +851,137 @@ mod tests {
             .expect_err("already unscheduled");
         assert!(matches!(err, DocumentError::Unchanged), "{err}");
         assert_eq!(doc.change_count(), before);
+    }
+
+    /// What a change does, op by op, without where the ops of objects it creates are numbered
+    /// (a whole reconcile writes a new entry's fields in another order).
+    fn operations(change: &LocalChange) -> Vec<String> {
+        let decoded = Change::from_bytes(change.bytes.clone())
+            .expect("decodes")
+            .decode();
+        let mut ops: Vec<String> = decoded
+            .operations
+            .iter()
+            .map(|op| format!("{:?} {:?} {} {:?}", op.key, op.action, op.insert, op.pred))
+            .collect();
+        ops.sort();
+        ops
+    }
+
+    /// `act` writes only what changed; it must make the same operations a reconcile of the
+    /// whole work order makes, for every kind of action.
+    #[test]
+    fn an_action_makes_the_same_change_as_reconciling_the_whole_work_order() {
+        use crate::actions::NewRepairRecord;
+        use crate::work_order::{Measurement, ScheduleWindow};
+
+        let tech = someone(Role::Technician);
+        let office = someone(Role::Dispatcher);
+        let now = Timestamp(1_700_000_000_000);
+        let (mut doc, _, _) =
+            WorkOrderDocument::create(WorkOrderId::new(), intake(tech.user), &office, now)
+                .expect("create");
+        let part = |number: &str| {
+            Action::RecordPartUsage(NewPartUsage {
+                part_number: number.into(),
+                quantity: 2,
+                source_location: "VAN-1".into(),
+                serial: Some("S-1".into()),
+                refurbished: true,
+            })
+        };
+        let steps = [
+            (Action::Accept, tech),
+            (Action::StartTravel, tech),
+            (Action::Arrive, tech),
+            (Action::StartWork, tech),
+            (part("P-1"), tech),
+            (part("P-2"), tech),
+            (
+                Action::AddRepairRecord(NewRepairRecord {
+                    diagnosis: "Worn seal".into(),
+                    action_taken: "Replaced seal".into(),
+                    measurements: vec![Measurement {
+                        name: "pressure".into(),
+                        value: 2.5,
+                        unit: "bar".into(),
+                    }],
+                }),
+                tech,
+            ),
+            (
+                Action::EditNotes {
+                    text: "Grüße: gate code 1234".into(),
+                },
+                tech,
+            ),
+            (
+                Action::EditNotes {
+                    text: "Grüße: gate code 4321, dog".into(),
+                },
+                tech,
+            ),
+            (
+                Action::Hold {
+                    reason: HoldReason::WaitingForParts,
+                    note: Some("seal on order".into()),
+                },
+                tech,
+            ),
+            (Action::Resume, tech),
+            (
+                Action::Classify {
+                    category: ProblemCategory::Hardware,
+                    urgency: Urgency::Emergency,
+                    impact: Impact::OneUnit,
+                    tier: Some(CustomerTier::Vip),
+                },
+                office,
+            ),
+            (
+                Action::Reschedule {
+                    window: Some(ScheduleWindow {
+                        start: now.plus_minutes(60),
+                        end: now.plus_minutes(120),
+                    }),
+                },
+                office,
+            ),
+            (
+                Action::Complete {
+                    resolution: "Fixed".into(),
+                    signed_by: Some("A. Baker".into()),
+                    first_time_fix: true,
+                },
+                tech,
+            ),
+            (Action::Close, office),
+        ];
+        for (action, actor) in &steps {
+            let saved = doc.save();
+            let mut whole = WorkOrderDocument::load(&saved).expect("load");
+            let mut targeted = WorkOrderDocument::load(&saved).expect("load");
+            let before = whole.read().expect("read");
+            let mut after = before.clone();
+            apply_action(&mut after, action, actor, now)
+                .unwrap_or_else(|e| panic!("{}: {e}", action.name()));
+            for copy in [&mut whole, &mut targeted] {
+                copy.doc.set_actor(actor_for(actor.device));
+            }
+            autosurgeon::reconcile(&mut whole.doc, &after).expect("whole");
+            reconcile_changed(&mut targeted.doc, &before, &after).expect("targeted");
+            let (expected, made) = (whole.commit(now), targeted.commit(now));
+            let (expected, made) = (expected.expect("whole"), made.expect("targeted"));
+            assert_eq!(
+                operations(&made),
+                operations(&expected),
+                "{}",
+                action.name()
+            );
+            assert_eq!(targeted.read().expect("read"), after, "{}", action.name());
+            doc = targeted;
+        }
+        assert_eq!(doc.read().expect("read").part_usages.len(), 2);
     }
 
     #[test]

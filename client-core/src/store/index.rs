@@ -1,7 +1,7 @@
 //! The work order index: one row per stored document with the columns lists need, so that "my
 //! open jobs by priority" and number lookups never load a document.
 
-use rusqlite::types::Value;
+use rusqlite::types::{Value, ValueRef};
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
 
 use fieldsync_proto::{Priority, Timestamp, UserId, WorkOrderId, WorkOrderSummary};
@@ -55,81 +55,50 @@ fn corrupt(column: &str, value: &str, e: impl std::fmt::Display) -> Error {
     }
 }
 
-struct RawRow {
-    id: String,
-    number: String,
-    status: String,
-    priority: i64,
-    customer_name: String,
-    tier: String,
-    region: String,
-    category: String,
-    assignee: Option<String>,
-    created_at: i64,
-    response_due: i64,
-    resolution_due: i64,
-    schedule_start: Option<i64>,
-    conflicts: i64,
+/// A text column, borrowed from the row (most are parsed, so copying them would be waste).
+fn text<'r>(r: &'r Row<'_>, index: usize, column: &str) -> Result<&'r str> {
+    r.get_ref(index)?
+        .as_str()
+        .map_err(|e| corrupt(column, "not text", e))
 }
 
-impl RawRow {
-    fn from_row(r: &Row<'_>) -> rusqlite::Result<Self> {
-        Ok(Self {
-            id: r.get(0)?,
-            number: r.get(1)?,
-            status: r.get(2)?,
-            priority: r.get(3)?,
-            customer_name: r.get(4)?,
-            tier: r.get(5)?,
-            region: r.get(6)?,
-            category: r.get(7)?,
-            assignee: r.get(8)?,
-            created_at: r.get(9)?,
-            response_due: r.get(10)?,
-            resolution_due: r.get(11)?,
-            schedule_start: r.get(12)?,
-            conflicts: r.get(13)?,
-        })
-    }
+/// Parses a text column into `T`, naming the column and value if it cannot be read.
+fn parsed<T>(r: &Row<'_>, index: usize, column: &str) -> Result<T>
+where
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    let value = text(r, index, column)?;
+    value.parse().map_err(|e| corrupt(column, value, e))
+}
 
-    fn into_summary(self) -> Result<WorkOrderSummary> {
-        let priority = u8::try_from(self.priority)
-            .ok()
-            .and_then(Priority::from_rank)
-            .ok_or_else(|| corrupt("priority", &self.priority.to_string(), "not 1 to 4"))?;
-        let assignee = match &self.assignee {
-            None => None,
-            Some(a) => Some(a.parse::<UserId>().map_err(|e| corrupt("assignee", a, e))?),
-        };
-        Ok(WorkOrderSummary {
-            id: self
-                .id
-                .parse::<WorkOrderId>()
-                .map_err(|e| corrupt("id", &self.id, e))?,
-            status: self
-                .status
-                .parse()
-                .map_err(|e| corrupt("status", &self.status, e))?,
-            priority,
-            tier: self
-                .tier
-                .parse()
-                .map_err(|e| corrupt("tier", &self.tier, e))?,
-            category: self
-                .category
-                .parse()
-                .map_err(|e| corrupt("category", &self.category, e))?,
-            number: self.number,
-            customer_name: self.customer_name,
-            region: self.region,
-            assignee,
-            created_at: Timestamp(self.created_at),
-            response_due: Timestamp(self.response_due),
-            resolution_due: Timestamp(self.resolution_due),
-            schedule_start: self.schedule_start.map(Timestamp),
-            conflicts: u32::try_from(self.conflicts).unwrap_or(0),
-        })
-    }
+/// One index row, in the order of `COLUMNS`.
+fn summary_from_row(r: &Row<'_>) -> Result<WorkOrderSummary> {
+    let priority: i64 = r.get(3)?;
+    let priority = u8::try_from(priority)
+        .ok()
+        .and_then(Priority::from_rank)
+        .ok_or_else(|| corrupt("priority", &priority.to_string(), "not 1 to 4"))?;
+    let assignee = match r.get_ref(8)? {
+        ValueRef::Null => None,
+        _ => Some(parsed::<UserId>(r, 8, "assignee")?),
+    };
+    Ok(WorkOrderSummary {
+        id: parsed::<WorkOrderId>(r, 0, "id")?,
+        number: text(r, 1, "number")?.to_owned(),
+        status: parsed(r, 2, "status")?,
+        priority,
+        customer_name: text(r, 4, "customer_name")?.to_owned(),
+        tier: parsed(r, 5, "tier")?,
+        region: text(r, 6, "region")?.to_owned(),
+        category: parsed(r, 7, "category")?,
+        assignee,
+        created_at: Timestamp(r.get(9)?),
+        response_due: Timestamp(r.get(10)?),
+        resolution_due: Timestamp(r.get(11)?),
+        schedule_start: r.get::<_, Option<i64>>(12)?.map(Timestamp),
+        conflicts: u32::try_from(r.get::<_, i64>(13)?).unwrap_or(0),
+    })
 }
 
 pub(crate) fn list(conn: &Connection, q: &ListQuery) -> Result<Vec<WorkOrderSummary>> {
@@ -160,10 +129,10 @@ pub(crate) fn list(conn: &Connection, q: &ListQuery) -> Result<Vec<WorkOrderSumm
         args.push(Value::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
     }
     let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(params_from_iter(args), RawRow::from_row)?;
+    let mut rows = stmt.query(params_from_iter(args))?;
     let mut out = Vec::new();
-    for row in rows {
-        out.push(row?.into_summary()?);
+    while let Some(row) = rows.next()? {
+        out.push(summary_from_row(row)?);
     }
     Ok(out)
 }
