@@ -1,7 +1,7 @@
 //! A work order one top-level field at a time: which fields a merge touched, reading only those
-//! again, and writing one field alone. Checking a pushed change then costs what the change
-//! touched, not the whole document (reading a whole document with a long history is the most
-//! expensive step of a push).
+//! again, writing one field alone, and writing only the fields an action changed. Checking a
+//! pushed change or making an action then costs what it touched, not the whole document
+//! (reading or reconciling a whole document with a long history is the most expensive step).
 
 use std::collections::BTreeSet;
 
@@ -170,5 +170,103 @@ impl WorkOrder {
             _ => return Ok(false),
         }
         Ok(true)
+    }
+}
+
+/// Writes into the document what an action changed between `before` (read from the document)
+/// and `after`: the same operations a reconcile of the whole work order makes, without
+/// comparing every untouched field and list entry against the document (most of an action's
+/// time at realistic sizes). Entries appended to a list are inserted after its last element.
+pub(crate) fn reconcile_changed(
+    doc: &mut AutoCommit,
+    before: &WorkOrder,
+    after: &WorkOrder,
+) -> Result<(), autosurgeon::ReconcileError> {
+    // Destructured so that a new field cannot be forgotten here.
+    let WorkOrder {
+        schema,
+        id,
+        number,
+        channel,
+        created_at,
+        created_by,
+        customer,
+        asset,
+        category,
+        urgency,
+        impact,
+        assignee,
+        schedule,
+        description,
+        notes,
+        status_events,
+        part_usages,
+        repair_records,
+        completion,
+        attachments,
+    } = after;
+    put_changed(doc, "schema", &before.schema, schema)?;
+    put_changed(doc, "id", &before.id, id)?;
+    put_changed(doc, "number", &before.number, number)?;
+    put_changed(doc, "channel", &before.channel, channel)?;
+    put_changed(doc, "created_at", &before.created_at, created_at)?;
+    put_changed(doc, "created_by", &before.created_by, created_by)?;
+    put_changed(doc, "customer", &before.customer, customer)?;
+    put_changed(doc, "asset", &before.asset, asset)?;
+    put_changed(doc, "category", &before.category, category)?;
+    put_changed(doc, "urgency", &before.urgency, urgency)?;
+    put_changed(doc, "impact", &before.impact, impact)?;
+    put_changed(doc, "assignee", &before.assignee, assignee)?;
+    put_changed(doc, "schedule", &before.schedule, schedule)?;
+    put_changed(doc, "description", &before.description, description)?;
+    put_changed(doc, "notes", &before.notes, notes)?;
+    append_changed(doc, "status_events", &before.status_events, status_events)?;
+    append_changed(doc, "part_usages", &before.part_usages, part_usages)?;
+    append_changed(
+        doc,
+        "repair_records",
+        &before.repair_records,
+        repair_records,
+    )?;
+    put_changed(doc, "completion", &before.completion, completion)?;
+    append_changed(doc, "attachments", &before.attachments, attachments)?;
+    Ok(())
+}
+
+/// Reconciles one field of the root if it changed, or if the document lacks it (a whole
+/// reconcile writes missing fields too).
+fn put_changed<T: autosurgeon::Reconcile + PartialEq>(
+    doc: &mut AutoCommit,
+    key: &str,
+    before: &T,
+    after: &T,
+) -> Result<(), autosurgeon::ReconcileError> {
+    if before != after || doc.get(automerge::ROOT, key)?.is_none() {
+        autosurgeon::reconcile_prop(doc, automerge::ROOT, key, after)?;
+    }
+    Ok(())
+}
+
+/// `put_changed` for a list: when `after` is `before` with entries appended and the document's
+/// list holds exactly `before`, only the new entries are inserted.
+fn append_changed<T: autosurgeon::Reconcile + PartialEq>(
+    doc: &mut AutoCommit,
+    key: &str,
+    before: &[T],
+    after: &[T],
+) -> Result<(), autosurgeon::ReconcileError> {
+    let appended = after.len() > before.len() && after[..before.len()] == *before;
+    let list = match doc.get(automerge::ROOT, key)? {
+        Some((automerge::Value::Object(automerge::ObjType::List), list)) => Some(list),
+        _ => None,
+    };
+    match list {
+        Some(list) if appended && doc.length(&list) == before.len() => {
+            for (index, entry) in after.iter().enumerate().skip(before.len()) {
+                autosurgeon::reconcile_insert(doc, list.clone(), index, entry)?;
+            }
+            Ok(())
+        }
+        _ => put_changed(doc, key, &before, &after),
     }
 }
