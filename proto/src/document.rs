@@ -431,6 +431,22 @@ mod tests {
         }
     }
 
+    /// When the tests act.
+    const NOW: Timestamp = Timestamp(1_700_000_000_000);
+
+    /// A job an office person created and assigned to a technician: the technician, the office
+    /// person, the job's id, its document and the work order it holds.
+    fn assigned_job() -> (Actor, Actor, WorkOrderId, WorkOrderDocument, WorkOrder) {
+        let (tech, office, id) = (
+            someone(Role::Technician),
+            someone(Role::Dispatcher),
+            WorkOrderId::new(),
+        );
+        let (doc, wo, _) =
+            WorkOrderDocument::create(id, intake(tech.user), &office, NOW).expect("create");
+        (tech, office, id, doc, wo)
+    }
+
     #[test]
     fn notes_with_umlauts_edit_and_merge_in_the_right_place() {
         let office = someone(Role::Dispatcher);
@@ -499,12 +515,8 @@ mod tests {
 
     #[test]
     fn concurrent_appends_and_field_edits_merge() {
-        let tech = someone(Role::Technician);
-        let office = someone(Role::Dispatcher);
-        let now = Timestamp(1_700_000_000_000);
-        let id = WorkOrderId::new();
-        let (mut a, _, _) =
-            WorkOrderDocument::create(id, intake(tech.user), &office, now).expect("create");
+        let (tech, office, _, mut a, _) = assigned_job();
+        let now = NOW;
         let mut b = WorkOrderDocument::load(&a.save()).expect("load");
 
         a.act(&Action::Accept, &tech, now).expect("accept");
@@ -563,12 +575,8 @@ mod tests {
 
     #[test]
     fn reading_only_the_touched_fields_matches_reading_everything() {
-        let tech = someone(Role::Technician);
-        let office = someone(Role::Dispatcher);
-        let now = Timestamp(1_700_000_000_000);
-        let id = WorkOrderId::new();
-        let (mut source, _, _) =
-            WorkOrderDocument::create(id, intake(tech.user), &office, now).expect("create");
+        let (tech, office, _, mut source, _) = assigned_job();
+        let now = NOW;
         let mut target = WorkOrderDocument::load(&source.save()).expect("load");
         let mut previous = target.read().expect("read");
         target.track_changes();
@@ -651,12 +659,7 @@ mod tests {
     fn a_change_outside_the_schema_is_found_when_reading_only_what_it_touched() {
         use automerge::transaction::Transactable;
         use automerge::ROOT;
-        let tech = someone(Role::Technician);
-        let office = someone(Role::Dispatcher);
-        let now = Timestamp(1_700_000_000_000);
-        let id = WorkOrderId::new();
-        let (source, wo, _) =
-            WorkOrderDocument::create(id, intake(tech.user), &office, now).expect("create");
+        let (_, _, id, source, wo) = assigned_job();
         let junk_change = |edit: &dyn Fn(&mut AutoCommit)| {
             let mut raw = source.automerge().clone();
             let heads = raw.get_heads();
@@ -713,12 +716,8 @@ mod tests {
 
     #[test]
     fn a_snapshot_followed_by_many_changes_loads_as_the_whole_document() {
-        let tech = someone(Role::Technician);
-        let office = someone(Role::Dispatcher);
-        let now = Timestamp(1_700_000_000_000);
-        let id = WorkOrderId::new();
-        let (mut doc, _, _) =
-            WorkOrderDocument::create(id, intake(tech.user), &office, now).expect("create");
+        let (tech, _, _, mut doc, _) = assigned_job();
+        let now = NOW;
         let mut chunks = vec![doc.save()];
         for action in [
             Action::Accept,
