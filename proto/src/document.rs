@@ -209,15 +209,17 @@ impl WorkOrderDocument {
             }
         };
         let mut wo = previous.clone();
-        for key in &keys {
-            let known = wo
-                .reread_field(&self.doc, key)
+        let mut read_from = std::collections::BTreeMap::new();
+        for (key, change) in keys {
+            let from = wo
+                .reread_change(&self.doc, &key, change)
                 .map_err(|e| DocumentError::Schema(e.to_string()))?;
-            if !known {
+            let Some(from) = from else {
                 return Err(DocumentError::Shape(format!(
                     ".{key} is not part of a work order"
                 )));
-            }
+            };
+            read_from.insert(key, from);
         }
         if wo.id != expected {
             return Err(DocumentError::WrongDocument {
@@ -226,7 +228,7 @@ impl WorkOrderDocument {
             });
         }
         validate(&wo).map_err(|v| DocumentError::Invalid(Violations(v)))?;
-        crate::shape::check_fields(&self.doc, &wo, &keys).map_err(DocumentError::Shape)?;
+        crate::shape::check_fields(&self.doc, &wo, &read_from).map_err(DocumentError::Shape)?;
         Ok(wo)
     }
 
@@ -711,6 +713,138 @@ mod tests {
         assert!(
             matches!(invalid, Err(DocumentError::Invalid(_))),
             "{invalid:?}"
+        );
+    }
+
+    /// The changes `edit` makes on a copy of `source`'s document, as bytes.
+    fn raw_changes(source: &WorkOrderDocument, edit: &dyn Fn(&mut AutoCommit)) -> Vec<Vec<u8>> {
+        let mut raw = source.automerge().clone();
+        let heads = raw.get_heads();
+        edit(&mut raw);
+        raw.commit();
+        raw.get_changes(&heads)
+            .into_iter()
+            .map(|c| c.raw_bytes().to_vec())
+            .collect()
+    }
+
+    fn part(number: &str) -> Action {
+        Action::RecordPartUsage(NewPartUsage {
+            part_number: number.into(),
+            quantity: 1,
+            source_location: "VAN-1".into(),
+            serial: None,
+            refurbished: false,
+        })
+    }
+
+    #[test]
+    fn entries_added_at_the_end_are_read_alone_and_any_other_list_edit_reads_the_list() {
+        use automerge::transaction::Transactable;
+        use automerge::ROOT;
+        let (tech, _, id, mut source, _) = assigned_job();
+        for action in [Action::Accept, Action::StartTravel, Action::Arrive] {
+            source.act(&action, &tech, NOW).expect("act");
+        }
+        source.act(&Action::StartWork, &tech, NOW).expect("start");
+        for n in ["P-1", "P-2", "P-3"] {
+            source.act(&part(n), &tech, NOW).expect("part");
+        }
+        let held = source.read().expect("read");
+        let saved = source.save();
+        // A fresh copy that has read the work order, merging `changes`.
+        let merge = |changes: &[Vec<u8>]| {
+            let mut target = WorkOrderDocument::load(&saved).expect("load");
+            target.track_changes();
+            target.apply_changes(changes).expect("merge");
+            target
+        };
+        let part_usages =
+            |doc: &mut WorkOrderDocument| match crate::fields::touched(&doc.doc.diff_incremental())
+            {
+                crate::fields::Touched::Keys(keys) => keys.get("part_usages").copied(),
+                crate::fields::Touched::Everything => None,
+            };
+        let reads_as_whole = |mut doc: WorkOrderDocument| {
+            let changed = doc.read_changed(&held, id)?;
+            let whole = doc.read_valid(id)?;
+            doc.check_shape(&whole)?;
+            assert_eq!(changed, whole, "reading only what changed differs");
+            Ok::<_, DocumentError>(changed)
+        };
+
+        // One more part usage from the technician: only position 3 on is new.
+        let mut more = source.automerge().clone();
+        let heads = more.get_heads();
+        let mut copy = WorkOrderDocument::load(&more.save()).expect("copy");
+        copy.act(&part("P-4"), &tech, NOW).expect("part");
+        let appended: Vec<Vec<u8>> = copy
+            .changes_since(&heads)
+            .into_iter()
+            .map(|(_, c)| c)
+            .collect();
+        assert_eq!(
+            part_usages(&mut merge(&appended)),
+            Some(crate::fields::KeyChange::ListFrom(3))
+        );
+        let read = reads_as_whole(merge(&appended)).expect("an appended entry");
+        assert_eq!(read.part_usages.len(), 4);
+        assert_eq!(read.part_usages[3].part_number, "P-4");
+
+        // Two devices appending at the same time: both come after the held entries.
+        let mut phone = WorkOrderDocument::load(&more.save()).expect("phone");
+        let other = Actor {
+            device: DeviceId::new(),
+            ..tech
+        };
+        phone.act(&part("P-5"), &other, NOW).expect("part");
+        let mut both = appended.clone();
+        both.extend(phone.changes_since(&heads).into_iter().map(|(_, c)| c));
+        let read = reads_as_whole(merge(&both)).expect("concurrent appends");
+        assert_eq!(read.part_usages.len(), 5);
+
+        // An edit of an entry read before: the list is read again whole.
+        let edited = raw_changes(&source, &|d| {
+            let list = d.get(ROOT, "part_usages").expect("get").expect("list").1;
+            let first = d.get(&list, 0).expect("get").expect("entry").1;
+            d.put(&first, "quantity", 7_i64).expect("put");
+        });
+        assert_eq!(
+            part_usages(&mut merge(&edited)),
+            Some(crate::fields::KeyChange::ListFrom(0))
+        );
+        let read = reads_as_whole(merge(&edited)).expect("an edited entry");
+        assert_eq!(read.part_usages[0].quantity, 7);
+
+        // An entry slipped in before the others: the list is read again whole.
+        let mut first = held.part_usages[0].clone();
+        first.id = crate::ids::EntryId::new();
+        first.part_number = "P-0".into();
+        let inserted = raw_changes(&source, &|d| {
+            let list = d.get(ROOT, "part_usages").expect("get").expect("list").1;
+            autosurgeon::reconcile_insert(d, list, 0, &first).expect("insert");
+        });
+        assert_eq!(
+            part_usages(&mut merge(&inserted)),
+            Some(crate::fields::KeyChange::ListFrom(0))
+        );
+        let read = reads_as_whole(merge(&inserted)).expect("an entry put first");
+        assert_eq!(read.part_usages.len(), 4);
+        assert_eq!(read.part_usages[0].part_number, "P-0");
+
+        // Junk inside the new entry is found by checking the new entry alone.
+        let junk = raw_changes(&copy, &|d| {
+            let list = d.get(ROOT, "part_usages").expect("get").expect("list").1;
+            let last = d.get(&list, 3).expect("get").expect("entry").1;
+            d.put(&last, "junk", 1).expect("put");
+        });
+        let mut with_junk = appended.clone();
+        with_junk.extend(junk);
+        let mut target = merge(&with_junk);
+        let err = target.read_changed(&held, id).expect_err("junk");
+        assert!(
+            matches!(&err, DocumentError::Shape(m) if m.contains(".part_usages[3].junk")),
+            "{err:?}"
         );
     }
 

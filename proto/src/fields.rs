@@ -2,47 +2,130 @@
 //! again, writing one field alone, and writing only the fields an action changed. Checking a
 //! pushed change or making an action then costs what it touched, not the whole document
 //! (reading or reconciling a whole document with a long history is the most expensive step).
+//! Entries added to the end of a list are read and checked alone: a part usage recorded on a job
+//! with a long history costs one entry, not the list.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
-use automerge::{AutoCommit, Patch, PatchAction, Prop, ReadDoc, ROOT};
-use autosurgeon::{hydrate_prop, reconcile_prop, HydrateError, ReconcileError};
+use automerge::{AutoCommit, ObjType, Patch, PatchAction, Prop, ReadDoc, Value, ROOT};
+use autosurgeon::{hydrate_prop, reconcile_prop, Hydrate, HydrateError, Reconcile, ReconcileError};
 
 use crate::work_order::WorkOrder;
 
 /// What a merge changed at the top of the document.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Touched {
-    /// These top-level keys (work order fields, or keys a work order does not have).
-    Keys(BTreeSet<String>),
+    /// These top-level keys (work order fields, or keys a work order does not have), and how.
+    Keys(BTreeMap<String, KeyChange>),
     /// Something the patches do not place under one key: read everything again.
     Everything,
 }
 
-/// The top-level keys whose visible value `patches` changed.
+/// How a merge changed the value under one top-level key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum KeyChange {
+    /// Replaced, or changed anywhere inside.
+    Rewritten,
+    /// Only list positions from this one on were inserted, written or removed: the entries
+    /// before it are where and what they were.
+    ListFrom(usize),
+}
+
+impl KeyChange {
+    fn and(self, other: KeyChange) -> KeyChange {
+        match (self, other) {
+            (KeyChange::ListFrom(a), KeyChange::ListFrom(b)) => KeyChange::ListFrom(a.min(b)),
+            _ => KeyChange::Rewritten,
+        }
+    }
+}
+
+/// The top-level keys whose visible value `patches` changed, and how. Patches apply in order;
+/// as long as each one is at a list position at or after some `n`, the first `n` entries of
+/// that list stay untouched.
 pub(crate) fn touched(patches: &[Patch]) -> Touched {
-    let mut keys = BTreeSet::new();
+    let mut keys: BTreeMap<String, KeyChange> = BTreeMap::new();
     for patch in patches {
-        let key = match patch.path.first() {
-            Some((_, Prop::Map(key))) => key,
-            Some((_, Prop::Seq(_))) => return Touched::Everything,
-            None => match &patch.action {
-                PatchAction::PutMap { key, .. } | PatchAction::DeleteMap { key } => key,
+        let (key, change) = match patch.path.as_slice() {
+            [] => match &patch.action {
+                PatchAction::PutMap { key, .. } | PatchAction::DeleteMap { key } => {
+                    (key, KeyChange::Rewritten)
+                }
                 PatchAction::Increment {
                     prop: Prop::Map(key),
                     ..
                 }
                 | PatchAction::Conflict {
                     prop: Prop::Map(key),
-                } => key,
+                } => (key, KeyChange::Rewritten),
                 _ => return Touched::Everything,
             },
+            [(_, Prop::Map(key))] => match &patch.action {
+                PatchAction::Insert { index, .. }
+                | PatchAction::PutSeq { index, .. }
+                | PatchAction::DeleteSeq { index, .. } => (key, KeyChange::ListFrom(*index)),
+                _ => (key, KeyChange::Rewritten),
+            },
+            [(_, Prop::Map(key)), (_, Prop::Seq(index)), ..] => (key, KeyChange::ListFrom(*index)),
+            [(_, Prop::Map(key)), ..] => (key, KeyChange::Rewritten),
+            [(_, Prop::Seq(_)), ..] => return Touched::Everything,
         };
-        if !keys.contains(key) {
-            keys.insert(key.clone());
+        match keys.get_mut(key) {
+            Some(seen) => *seen = seen.and(change),
+            None => {
+                keys.insert(key.clone(), change);
+            }
         }
     }
     Touched::Keys(keys)
+}
+
+/// A list field of a work order whose entries are only ever added at the end (the history:
+/// status events, part usages, repair records, attachments).
+pub(crate) trait EntryList {
+    fn entries(&self) -> usize;
+
+    /// Reads the entries of the document's list under `key` past the ones held. `Ok(false)`
+    /// if the document holds no such list, or fewer entries than held.
+    fn read_appended(&mut self, doc: &AutoCommit, key: &str) -> Result<bool, HydrateError>;
+
+    /// Writes the entries from position `from` on, as a list under `key` in the root of `doc`.
+    fn write_from(
+        &self,
+        doc: &mut AutoCommit,
+        key: &str,
+        from: usize,
+    ) -> Result<(), ReconcileError>;
+}
+
+impl<T: Hydrate + Reconcile> EntryList for Vec<T> {
+    fn entries(&self) -> usize {
+        self.len()
+    }
+
+    fn read_appended(&mut self, doc: &AutoCommit, key: &str) -> Result<bool, HydrateError> {
+        let list = match doc.get(ROOT, key)? {
+            Some((Value::Object(ObjType::List), list)) => list,
+            _ => return Ok(false),
+        };
+        let length = doc.length(&list);
+        if length < self.len() {
+            return Ok(false);
+        }
+        for index in self.len()..length {
+            self.push(hydrate_prop(doc, &list, index)?);
+        }
+        Ok(true)
+    }
+
+    fn write_from(
+        &self,
+        doc: &mut AutoCommit,
+        key: &str,
+        from: usize,
+    ) -> Result<(), ReconcileError> {
+        reconcile_prop(doc, ROOT, key, self.get(from..).unwrap_or_default())
+    }
 }
 
 /// Reads one field of the root map; `attachments` may be missing (documents written before
@@ -52,6 +135,46 @@ fn read<T: autosurgeon::Hydrate>(doc: &AutoCommit, key: &str) -> Result<T, Hydra
 }
 
 impl WorkOrder {
+    /// The append-only list field named `key`, if it is one.
+    pub(crate) fn entry_list(&self, key: &str) -> Option<&dyn EntryList> {
+        Some(match key {
+            "status_events" => &self.status_events,
+            "part_usages" => &self.part_usages,
+            "repair_records" => &self.repair_records,
+            "attachments" => &self.attachments,
+            _ => return None,
+        })
+    }
+
+    fn entry_list_mut(&mut self, key: &str) -> Option<&mut dyn EntryList> {
+        Some(match key {
+            "status_events" => &mut self.status_events,
+            "part_usages" => &mut self.part_usages,
+            "repair_records" => &mut self.repair_records,
+            "attachments" => &mut self.attachments,
+            _ => return None,
+        })
+    }
+
+    /// Reads again what `change` changed under `key`: only the entries past the held ones
+    /// when the field is an append-only list and nothing before them changed, else the whole
+    /// field. Returns where the reading started (`Some(0)` for a whole field), `None` if a work
+    /// order has no such field.
+    pub(crate) fn reread_change(
+        &mut self,
+        doc: &AutoCommit,
+        key: &str,
+        change: KeyChange,
+    ) -> Result<Option<usize>, HydrateError> {
+        if let (KeyChange::ListFrom(from), Some(list)) = (change, self.entry_list_mut(key)) {
+            let held = list.entries();
+            if from >= held && list.read_appended(doc, key)? {
+                return Ok(Some(held));
+            }
+        }
+        Ok(self.reread_field(doc, key)?.then_some(0))
+    }
+
     /// Reads the field named `key` again from `doc`, leaving the others as they are. `Ok(false)`
     /// if a work order has no such field.
     pub(crate) fn reread_field(

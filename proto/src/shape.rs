@@ -4,7 +4,7 @@
 //! could push junk (deeply nested maps under a made-up key, say) that every replica would then
 //! store and sync forever.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
 use automerge::{AutoCommit, ObjId, ObjType, ReadDoc, ValueRef, ROOT};
 
@@ -22,29 +22,71 @@ pub(crate) fn check(found: &AutoCommit, wo: &WorkOrder) -> Result<(), String> {
     same(found, &ROOT, &canonical, &ROOT, ObjType::Map, "")
 }
 
-/// `check` for the top-level `keys` of `found` alone (the ones a change touched): each must be a
-/// work order field holding exactly what `wo` holds there.
+/// `check` for the top-level fields a change touched alone: each key must be a work order field
+/// holding exactly what `wo` holds there. `fields` maps each key to where its reading started:
+/// for an append-only list read from position `n` on, only the entries from `n` are compared
+/// (the ones before were compared when they were read).
 pub(crate) fn check_fields(
     found: &AutoCommit,
     wo: &WorkOrder,
-    keys: &BTreeSet<String>,
+    fields: &BTreeMap<String, usize>,
 ) -> Result<(), String> {
     let mut canonical = AutoCommit::new();
-    for key in keys {
-        let known = wo
-            .write_field(&mut canonical, key)
-            .map_err(|e| format!("the work order cannot be written back ({e})"))?;
+    let cannot_write = |e| format!("the work order cannot be written back ({e})");
+    for (key, &from) in fields {
+        let known = match wo.entry_list(key).filter(|_| from > 0) {
+            Some(list) => list
+                .write_from(&mut canonical, key, from)
+                .map(|()| true)
+                .map_err(cannot_write)?,
+            None => wo.write_field(&mut canonical, key).map_err(cannot_write)?,
+        };
         if !known {
             return Err(format!(".{key} is not part of a work order"));
         }
     }
-    for key in keys {
+    for (key, &from) in fields {
+        let (f, e) = (root_value(found, key), root_value(&canonical, key));
+        let path = format!(".{key}");
+        match wo.entry_list(key).filter(|_| from > 0) {
+            Some(list) => same_entries_from(found, f, &canonical, e, from, list.entries(), &path)?,
+            None => same_value(found, f, &canonical, e, &path)?,
+        }
+    }
+    Ok(())
+}
+
+/// Compares the entries of the list `found` holds from position `from` on with the list of
+/// entries `expected` holds; the found list must have `length` entries in all.
+fn same_entries_from(
+    found: &AutoCommit,
+    f: Option<Item<'_>>,
+    expected: &AutoCommit,
+    e: Option<Item<'_>>,
+    from: usize,
+    length: usize,
+    path: &str,
+) -> Result<(), String> {
+    let (Some((ValueRef::Object(ObjType::List), f_list)), Some((_, e_list))) = (f, e) else {
+        return Err(format!(
+            "{path} does not hold the kind of value a work order has there"
+        ));
+    };
+    let fl = found.length(&f_list);
+    if fl != length {
+        return Err(format!("{path} has {fl} entries where {length} were read"));
+    }
+    let (found_items, expected_items) = (
+        list_items(found, &f_list, from),
+        list_items(expected, &e_list, 0),
+    );
+    for (i, (f, e)) in found_items.into_iter().zip(expected_items).enumerate() {
         same_value(
             found,
-            root_value(found, key),
-            &canonical,
-            root_value(&canonical, key),
-            &format!(".{key}"),
+            Some(f),
+            expected,
+            Some(e),
+            &format!("{path}[{}]", from + i),
         )?;
     }
     Ok(())
@@ -61,6 +103,16 @@ fn root_value<'a>(doc: &'a AutoCommit, key: &str) -> Option<Item<'a>> {
             let id = i.id();
             (i.value, id)
         })
+}
+
+/// The entries of `list` from position `from` on.
+fn list_items<'a>(doc: &'a AutoCommit, list: &ObjId, from: usize) -> Vec<Item<'a>> {
+    doc.list_range(list, from..)
+        .map(|i| {
+            let id = i.id();
+            (i.value, id)
+        })
+        .collect()
 }
 
 // Each object is read in one pass (`map_range`, `list_range`) rather than key by key: a lookup
@@ -104,20 +156,8 @@ fn same(
             Ok(())
         }
         ObjType::List => {
-            let found_items: Vec<Item<'_>> = found
-                .list_range(f_obj, ..)
-                .map(|i| {
-                    let id = i.id();
-                    (i.value, id)
-                })
-                .collect();
-            let expected_items: Vec<Item<'_>> = expected
-                .list_range(e_obj, ..)
-                .map(|i| {
-                    let id = i.id();
-                    (i.value, id)
-                })
-                .collect();
+            let found_items = list_items(found, f_obj, 0);
+            let expected_items = list_items(expected, e_obj, 0);
             let (fl, el) = (found_items.len(), expected_items.len());
             if fl != el {
                 return Err(format!("{path} has {fl} entries where {el} were read"));
