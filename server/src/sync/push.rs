@@ -12,6 +12,7 @@
 use std::sync::Arc;
 
 use futures_util::{StreamExt, TryStreamExt};
+use tokio::sync::Semaphore;
 
 use fieldsync_proto::api::AuditKind;
 use fieldsync_proto::wire::{ChangeBytes, ErrorCode, PushDoc, PushOutcome, PushResult, Rejection};
@@ -411,15 +412,15 @@ pub fn plan(
     })
 }
 
-/// Documents of one push merged and committed at the same time: merging uses both cores, and
-/// their commits share a durable write (SQLite's group commit) instead of waiting one after
-/// the other.
-const PUSH_CONCURRENCY: usize = 8;
+/// Documents of one push in flight at the same time: while some wait for their commit, others
+/// are merged, and the waiting commits share one durable write (SQLite's group commit).
+const PUSH_IN_FLIGHT: usize = 32;
 
-/// Pushes every document, several at a time; the results keep the order of `docs`. A rejected
-/// document does not stop the others; a storage failure stops the request (what was committed
-/// stays, and a retry is idempotent). A document listed twice is pushed in order, one at a
-/// time, since its later changes may depend on its earlier ones.
+/// Pushes every document, several at a time, merging at most as many at once as there are
+/// cores; the results keep the order of `docs`. A rejected document does not stop the others;
+/// a storage failure stops the request (what was committed stays, and a retry is idempotent).
+/// A document listed twice is pushed in order, one at a time, since its later changes may
+/// depend on its earlier ones.
 pub async fn push_all(
     storage: &SharedStorage,
     cache: &Arc<DocumentCache>,
@@ -430,22 +431,27 @@ pub async fn push_all(
 ) -> Result<Vec<PushResult>, Error> {
     let mut seen = std::collections::HashSet::with_capacity(docs.len());
     let distinct = docs.iter().all(|push| seen.insert(push.doc));
-    let concurrency = if distinct { PUSH_CONCURRENCY } else { 1 };
-    let pushes = docs.into_iter().map(|push| async move {
-        let doc = push.doc;
-        let outcome = push_one(storage, cache, blobs, actor, push, now).await?;
-        match &outcome {
-            PushOutcome::Accepted { new_changes } => {
-                tracing::debug!(%doc, new_changes, "push accepted")
+    let in_flight = if distinct { PUSH_IN_FLIGHT } else { 1 };
+    let cores = std::thread::available_parallelism().map_or(2, usize::from);
+    let merging = Arc::new(Semaphore::new(cores));
+    let pushes = docs.into_iter().map(|push| {
+        let merging = merging.clone();
+        async move {
+            let doc = push.doc;
+            let outcome = push_one(storage, cache, blobs, &merging, actor, push, now).await?;
+            match &outcome {
+                PushOutcome::Accepted { new_changes } => {
+                    tracing::debug!(%doc, new_changes, "push accepted")
+                }
+                PushOutcome::Rejected(r) => {
+                    tracing::info!(%doc, code = %r.code, message = %r.message, "push rejected")
+                }
             }
-            PushOutcome::Rejected(r) => {
-                tracing::info!(%doc, code = %r.code, message = %r.message, "push rejected")
-            }
+            Ok::<_, Error>(PushResult { doc, outcome })
         }
-        Ok::<_, Error>(PushResult { doc, outcome })
     });
     futures_util::stream::iter(pushes)
-        .buffered(concurrency)
+        .buffered(in_flight)
         .try_collect()
         .await
 }
@@ -549,6 +555,7 @@ async fn push_one(
     storage: &SharedStorage,
     cache: &Arc<DocumentCache>,
     blobs: Option<&SharedBlobStore>,
+    merging: &Semaphore,
     actor: &Actor,
     push: PushDoc,
     now: Timestamp,
@@ -562,7 +569,11 @@ async fn push_one(
         let access = access(storage, actor, id, stored.as_ref()).await?;
         let (changes, actor) = (changes.clone(), *actor);
         // Merging and validating is CPU work proportional to the document: keep it off the
-        // async workers.
+        // async workers, and no more of it at once than there are cores.
+        let turn = merging
+            .acquire()
+            .await
+            .map_err(|_| Error::internal("the merge queue closed"))?;
         let planned = tokio::task::spawn_blocking(move || {
             let base = match (&stored, hot) {
                 (None, _) => Base::New,
@@ -573,6 +584,7 @@ async fn push_one(
             (planned, stored.map(|s| s.version))
         })
         .await;
+        drop(turn);
         let (planned, version) = match planned {
             Ok((planned, version)) => (planned?, version),
             // Input that makes the document library fail this badly is refused like any
