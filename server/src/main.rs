@@ -91,13 +91,26 @@ async fn stop_signal() {
     }
 }
 
+/// The log filter: `RUST_LOG` when it is set and valid, otherwise `info`. Automerge marks its
+/// parsing steps as INFO spans, one per column of every change and document it reads; unless
+/// `RUST_LOG` names automerge they are turned off, since building them costs a few percent of
+/// the CPU of every push and they tell an operator nothing.
+fn log_filter(rust_log: Option<&str>) -> EnvFilter {
+    let directives = rust_log.unwrap_or("info");
+    let filter = EnvFilter::try_new(directives).unwrap_or_else(|_| EnvFilter::new("info"));
+    if directives.contains("automerge") {
+        return filter;
+    }
+    filter.add_directive("automerge=warn".parse().expect("a valid directive"))
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
+        .with_env_filter(log_filter(
+            std::env::var(EnvFilter::DEFAULT_ENV).ok().as_deref(),
+        ))
         .init();
     let tls = match (args.tls_cert, args.tls_key) {
         (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
@@ -133,4 +146,41 @@ async fn main() -> anyhow::Result<()> {
     tracing::info!("shutting down");
     server.shutdown().await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use tracing_subscriber::layer::SubscriberExt;
+
+    use super::*;
+
+    /// Whether an INFO span of `target` is recorded under the filter made from `rust_log`.
+    fn info_span_recorded(rust_log: Option<&str>, target: &str) -> bool {
+        let subscriber = tracing_subscriber::registry().with(log_filter(rust_log));
+        tracing::subscriber::with_default(subscriber, || match target {
+            "automerge::storage::columns" => {
+                !tracing::info_span!(target: "automerge::storage::columns", "add_column")
+                    .is_disabled()
+            }
+            _ => !tracing::info_span!(target: "fieldsync_server::routes", "request").is_disabled(),
+        })
+    }
+
+    #[test]
+    fn automerge_spans_are_off_unless_asked_for() {
+        for rust_log in [None, Some("info"), Some("debug"), Some("not a filter ===")] {
+            assert!(
+                !info_span_recorded(rust_log, "automerge::storage::columns"),
+                "{rust_log:?}"
+            );
+            assert!(
+                info_span_recorded(rust_log, "fieldsync_server::routes"),
+                "{rust_log:?}"
+            );
+        }
+        assert!(info_span_recorded(
+            Some("info,automerge=info"),
+            "automerge::storage::columns"
+        ));
+    }
 }
