@@ -28,6 +28,7 @@ pub async fn run_all(store: SharedStorage) {
     commit_and_version_conflicts(store.clone()).await;
     change_log(store.clone()).await;
     pull_scopes_and_paging(store.clone()).await;
+    pull_reads_only_the_technicians_own_changes(store.clone()).await;
     deliveries(store.clone()).await;
     work_order_lists(store.clone()).await;
     technician_load(store.clone()).await;
@@ -500,6 +501,178 @@ pub async fn pull_scopes_and_paging(store: SharedStorage) {
         other_device.is_empty(),
         "never sent there, not in scope: not a candidate"
     );
+}
+
+/// A technician's candidates are their own documents and the documents this very device was
+/// sent that left them (reassigned or unassigned), each once, in sequence order; never anyone
+/// else's work, however much of it there is.
+pub async fn pull_reads_only_the_technicians_own_changes(store: SharedStorage) {
+    let tech = UserId::new();
+    let device = DeviceId::new();
+    let other = UserId::new();
+    let sent = |doc, seq| DeliveryRecord {
+        doc,
+        delivery: Delivery {
+            sent_seq: seq,
+            removed: false,
+        },
+    };
+    let reassign = |doc, from, to| {
+        let mut c = new_doc(doc, to, vec![change(9)]);
+        c.expected = Some(from);
+        c
+    };
+
+    // Sent to this device, then reassigned away, then unassigned; and one sent and still theirs.
+    let (away, dropped, kept) = (WorkOrderId::new(), WorkOrderId::new(), WorkOrderId::new());
+    let away_1 = commit_ok(&store, new_doc(away, Some(tech), vec![change(1)])).await;
+    let dropped_1 = commit_ok(&store, new_doc(dropped, Some(tech), vec![change(2)])).await;
+    let kept_1 = commit_ok(&store, new_doc(kept, Some(tech), vec![change(3)])).await;
+    store
+        .record_deliveries(
+            device,
+            vec![
+                sent(away, away_1),
+                sent(dropped, dropped_1),
+                sent(kept, kept_1),
+            ],
+        )
+        .await
+        .expect("record");
+    // Sent to another device of someone else, then reassigned to them: not this device's.
+    let elsewhere = WorkOrderId::new();
+    let elsewhere_1 = commit_ok(&store, new_doc(elsewhere, Some(tech), vec![change(4)])).await;
+    store
+        .record_deliveries(DeviceId::new(), vec![sent(elsewhere, elsewhere_1)])
+        .await
+        .expect("record");
+    let cursor = store.max_seq().await.expect("max");
+
+    // Everyone else's work, before and between this technician's.
+    let mut others = Vec::new();
+    for n in 0..20u8 {
+        let doc = WorkOrderId::new();
+        commit_ok(&store, new_doc(doc, Some(UserId::new()), vec![change(n)])).await;
+        others.push(doc);
+    }
+    let away_2 = commit_ok(&store, reassign(away, away_1, Some(other))).await;
+    let mine = WorkOrderId::new();
+    let mine_1 = commit_ok(&store, new_doc(mine, Some(tech), vec![change(5)])).await;
+    let unassigned = WorkOrderId::new();
+    commit_ok(&store, new_doc(unassigned, None, vec![change(6)])).await;
+    let dropped_2 = commit_ok(&store, reassign(dropped, dropped_1, None)).await;
+    commit_ok(&store, reassign(elsewhere, elsewhere_1, Some(other))).await;
+    let kept_2 = commit_ok(&store, reassign(kept, kept_1, Some(tech))).await;
+
+    let query = |after, limit| CandidateQuery {
+        device,
+        scope: Scope::AssignedTo(tech),
+        after,
+        limit,
+    };
+    let candidates = store
+        .pull_candidates(query(cursor, 100))
+        .await
+        .expect("candidates");
+    let delivered = |seq| {
+        Some(Delivery {
+            sent_seq: seq,
+            removed: false,
+        })
+    };
+    assert_eq!(
+        candidates
+            .iter()
+            .map(|c| (c.doc, c.updated_seq, c.in_scope, c.delivery))
+            .collect::<Vec<_>>(),
+        vec![
+            (away, away_2, false, delivered(away_1)),
+            (mine, mine_1, true, None),
+            (dropped, dropped_2, false, delivered(dropped_1)),
+            (kept, kept_2, true, delivered(kept_1)),
+        ],
+        "their own documents and the ones this device was sent, each once, in sequence order"
+    );
+    assert_eq!(
+        store
+            .count_candidates(query(cursor, 1))
+            .await
+            .expect("count"),
+        4
+    );
+    // Paging through them gives the same, in the same order.
+    let first = store
+        .pull_candidates(query(cursor, 2))
+        .await
+        .expect("first page");
+    let rest = store
+        .pull_candidates(query(first[1].updated_seq, 2))
+        .await
+        .expect("second page");
+    assert_eq!(
+        first.iter().chain(&rest).map(|c| c.doc).collect::<Vec<_>>(),
+        vec![away, mine, dropped, kept]
+    );
+    assert_eq!(
+        store
+            .count_candidates(query(first[1].updated_seq, 1))
+            .await
+            .expect("count"),
+        2
+    );
+    assert!(
+        store
+            .pull_candidates(query(kept_2, 10))
+            .await
+            .expect("none left")
+            .is_empty(),
+        "nothing after the last of theirs"
+    );
+
+    // The pull itself: snapshots of their own documents, removals of the ones that left them.
+    let budget = PullBudget::default();
+    let page = pull(
+        &store,
+        PullRequest {
+            device,
+            scope: Scope::AssignedTo(tech),
+            cursor: Cursor(cursor.0),
+            resync: Vec::new(),
+            limits: PullLimits {
+                max_docs: 100,
+                max_bytes: 1 << 20,
+            },
+        },
+        &mut PageReservation::new(&budget),
+    )
+    .await
+    .expect("pull");
+    let got: Vec<(WorkOrderId, &str)> = page
+        .updates
+        .iter()
+        .map(|u| {
+            let kind = match &u.payload {
+                UpdatePayload::Snapshot(_) => "snapshot",
+                UpdatePayload::Changes(_) => "changes",
+                UpdatePayload::Removed => "removed",
+            };
+            (u.doc, kind)
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (away, "removed"),
+            (mine, "snapshot"),
+            (dropped, "removed"),
+            (kept, "changes"),
+        ]
+    );
+    assert!(!page.more);
+    assert!(page
+        .updates
+        .iter()
+        .all(|u| !others.contains(&u.doc) && u.doc != unassigned && u.doc != elsewhere));
 }
 
 pub async fn deliveries(store: SharedStorage) {

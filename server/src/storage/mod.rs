@@ -10,7 +10,7 @@ mod movement;
 pub mod postgres;
 pub mod sqlite;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -151,30 +151,42 @@ pub struct DocumentCommit {
     /// Audit entries describing this update, written in the same transaction, so that an
     /// acknowledged change is never missing from the audit trail.
     pub audit: Vec<NewAuditEntry>,
-    /// The work order's part usages as stock movements; stored once each (by id) in the ledger.
+    /// Part usages as stock movements, stored once each (by id) in the ledger: the work
+    /// order's new ones at least (see `DocumentCommit::derived_since`), all of them at most.
     pub usages: Vec<StockMovement>,
-    /// Ids of the entries the document holds (status events, part usages, repair records);
-    /// the first commit holding each one records `received_at` as when the server got it.
+    /// Ids of entries (status events, part usages, repair records) the document holds, the new
+    /// ones at least, all of them at most: the first commit holding each one records
+    /// `received_at` as when the server got it.
     pub entries: Vec<EntryId>,
 }
 
 impl DocumentCommit {
-    /// The derived parts of a commit of `wo`: its summary, SLA facts, usages and entry ids.
+    /// The derived parts of a commit of `wo`: its summary, SLA facts, and all its usages and
+    /// entry ids.
     pub fn derived(
         wo: &fieldsync_proto::WorkOrder,
         now: Timestamp,
     ) -> (WorkOrderSummary, SlaFacts, Vec<StockMovement>, Vec<EntryId>) {
-        let entries = wo
-            .status_events
-            .iter()
-            .map(|e| e.id)
-            .chain(wo.part_usages.iter().map(|u| u.id))
-            .chain(wo.repair_records.iter().map(|r| r.id))
-            .collect();
+        Self::derived_since(wo, &HashSet::new(), now)
+    }
+
+    /// Like `derived`, but leaving out the usages and entry ids in `recorded`: the entries of
+    /// the stored version the commit is computed from (`entry_ids` of it). That version's
+    /// commit recorded them already, and the ledger and the receipts keep the first record of
+    /// each entry, so the tables end up exactly as with the whole lists; a device appending one
+    /// entry to a long job then writes one row, not one per entry of the job.
+    pub fn derived_since(
+        wo: &fieldsync_proto::WorkOrder,
+        recorded: &HashSet<EntryId>,
+        now: Timestamp,
+    ) -> (WorkOrderSummary, SlaFacts, Vec<StockMovement>, Vec<EntryId>) {
+        let mut usages = fieldsync_proto::usages_from_work_order(wo);
+        usages.retain(|u| !recorded.contains(&u.id));
+        let entries = entry_ids(wo).filter(|e| !recorded.contains(e)).collect();
         (
             WorkOrderSummary::new(wo, now),
             SlaFacts::new(&wo.derive(now).sla, now),
-            fieldsync_proto::usages_from_work_order(wo),
+            usages,
             entries,
         )
     }
@@ -203,6 +215,16 @@ impl DocumentCommit {
             audit: Vec::new(),
         }
     }
+}
+
+/// Ids of the entries a work order holds whose receipt a commit records: its status events,
+/// part usages and repair records (a part usage's movement in the ledger has the same id).
+pub fn entry_ids(wo: &fieldsync_proto::WorkOrder) -> impl Iterator<Item = EntryId> + '_ {
+    wo.status_events
+        .iter()
+        .map(|e| e.id)
+        .chain(wo.part_usages.iter().map(|u| u.id))
+        .chain(wo.repair_records.iter().map(|r| r.id))
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -9,6 +9,7 @@
 //! A technician may push only to work orders that are or were assigned to them. Any other id,
 //! whether it exists or not, gets the very same answer, so pushing reveals nothing.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use futures_util::{StreamExt, TryStreamExt};
@@ -17,8 +18,8 @@ use tokio::sync::Semaphore;
 use fieldsync_proto::api::AuditKind;
 use fieldsync_proto::wire::{ChangeBytes, ErrorCode, PushDoc, PushOutcome, PushResult, Rejection};
 use fieldsync_proto::{
-    human_number, rules, Actor, BlobHash, DocumentError, Timestamp, WorkOrder, WorkOrderDocument,
-    WorkOrderId,
+    human_number, rules, Actor, BlobHash, DocumentError, EntryId, Timestamp, WorkOrder,
+    WorkOrderDocument, WorkOrderId,
 };
 
 use super::cache::{DocumentCache, HotDocument};
@@ -26,7 +27,8 @@ use super::MAX_COMMIT_ATTEMPTS;
 use crate::blobs::SharedBlobStore;
 use crate::error::Error;
 use crate::storage::{
-    CommitOutcome, DocumentCommit, NewAuditEntry, NewChange, Seq, SharedStorage, StoredDocument,
+    entry_ids, CommitOutcome, DocumentCommit, NewAuditEntry, NewChange, Seq, SharedStorage,
+    StoredDocument,
 };
 
 /// What to do with one pushed document, decided without touching storage.
@@ -247,6 +249,11 @@ pub fn plan(
             None,
         ),
     };
+    // The stored version's commit recorded its entries: this one records only the new ones.
+    let recorded: HashSet<EntryId> = before
+        .as_ref()
+        .map(|wo| entry_ids(wo).collect())
+        .unwrap_or_default();
     let heads = doc.heads();
     doc.track_changes();
 
@@ -386,7 +393,7 @@ pub fn plan(
         });
     };
     let attachments = wo.attachments.iter().map(|a| a.sha256.clone()).collect();
-    let (summary, sla, usages, entries) = DocumentCommit::derived(wo, now);
+    let (summary, sla, usages, entries) = DocumentCommit::derived_since(wo, &recorded, now);
     let commit = Box::new(DocumentCommit {
         doc: id,
         expected: stored.map(|s| s.version),
@@ -834,5 +841,192 @@ pub(crate) mod tests {
             }
             other => panic!("expected a rejection, got {other:?}"),
         }
+    }
+
+    fn part(number: &str) -> Action {
+        Action::RecordPartUsage(fieldsync_proto::NewPartUsage {
+            part_number: number.into(),
+            quantity: 1,
+            source_location: "VAN-7".into(),
+            serial: None,
+            refurbished: false,
+        })
+    }
+
+    fn repair() -> Action {
+        Action::AddRepairRecord(fieldsync_proto::NewRepairRecord {
+            diagnosis: "element burnt out".into(),
+            action_taken: "replaced it".into(),
+            measurements: Vec::new(),
+        })
+    }
+
+    /// The technician's changes for `actions`, made on a copy of `server`.
+    fn device_changes(
+        server: &mut WorkOrderDocument,
+        tech: &Actor,
+        actions: &[Action],
+        now: Timestamp,
+    ) -> Vec<ChangeBytes> {
+        let mut device = WorkOrderDocument::load(&server.save()).expect("copy");
+        actions
+            .iter()
+            .map(|a| ChangeBytes(device.act(a, tech, now).expect("act").1.bytes))
+            .collect()
+    }
+
+    fn committed(plan: PushPlan) -> DocumentCommit {
+        match plan {
+            PushPlan::Commit { commit, .. } => *commit,
+            other => panic!("expected a commit, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_commit_carries_only_the_entries_new_since_the_stored_version() {
+        let now = Timestamp(1_700_000_000_000);
+        let office = actor(Role::Dispatcher);
+        let tech = actor(Role::Technician);
+        let id = WorkOrderId::new();
+        let (mut server, created_wo, created) =
+            WorkOrderDocument::create(id, intake(Some(tech.user)), &office, now).expect("create");
+
+        // A new document carries all it holds.
+        let creation = vec![ChangeBytes(created.bytes)];
+        let first =
+            committed(plan_push(None, Access::Granted, id, &creation, &office, now).expect("plan"));
+        let all: Vec<_> = entry_ids(&created_wo).collect();
+        assert!(!all.is_empty());
+        assert_eq!(first.entries, all);
+
+        // On top of a stored version: only what the pushed changes added.
+        let current = stored(&mut server, 5, now);
+        let push = device_changes(
+            &mut server,
+            &tech,
+            &[
+                Action::Accept,
+                Action::StartTravel,
+                Action::Arrive,
+                Action::StartWork,
+                part("HEAT-1"),
+            ],
+            now,
+        );
+        let work = committed(
+            plan_push(Some(&current), Access::Granted, id, &push, &tech, now).expect("plan"),
+        );
+        let wo = WorkOrderDocument::load(&work.snapshot)
+            .and_then(|d| d.read())
+            .expect("read");
+        let added: Vec<_> = wo.status_events[created_wo.status_events.len()..]
+            .iter()
+            .map(|e| e.id)
+            .chain(wo.part_usages.iter().map(|u| u.id))
+            .collect();
+        assert_eq!(added.len(), 5, "four status events and a part usage");
+        assert_eq!(work.entries, added);
+        assert_eq!(
+            work.usages.iter().map(|u| u.id).collect::<Vec<_>>(),
+            vec![wo.part_usages[0].id]
+        );
+
+        // One entry appended to that: the commit carries that one entry and nothing else.
+        server
+            .apply_changes(&push)
+            .expect("the server has the work");
+        let current = stored(&mut server, 6, now);
+        let push = device_changes(&mut server, &tech, &[repair()], now);
+        let one = committed(
+            plan_push(Some(&current), Access::Granted, id, &push, &tech, now).expect("plan"),
+        );
+        let wo = WorkOrderDocument::load(&one.snapshot)
+            .and_then(|d| d.read())
+            .expect("read");
+        assert_eq!(one.entries, vec![wo.repair_records[0].id]);
+        assert!(one.usages.is_empty(), "the part usage was recorded before");
+    }
+
+    /// The ledger and the receipts after a job's pushes, each stored with whole lists or with
+    /// only what is new, must be the very same rows.
+    #[tokio::test]
+    async fn commits_of_new_entries_only_store_the_same_rows_as_whole_lists() {
+        use crate::storage::{SqliteStorage, Storage};
+
+        let office = actor(Role::Dispatcher);
+        let tech = actor(Role::Technician);
+        let id = WorkOrderId::new();
+        let start = Timestamp(1_700_000_000_000);
+        let (mut device, _, created) =
+            WorkOrderDocument::create(id, intake(Some(tech.user)), &office, start).expect("create");
+        let mut pushes = vec![(office, vec![ChangeBytes(created.bytes)])];
+        for actions in [
+            vec![Action::Accept],
+            vec![Action::StartTravel, Action::Arrive, Action::StartWork],
+            vec![part("HEAT-1")],
+            vec![part("HEAT-2"), repair(), part("SEAL-3")],
+            vec![Action::Hold {
+                reason: fieldsync_proto::HoldReason::WaitingForParts,
+                note: None,
+            }],
+            vec![Action::Resume, repair()],
+        ] {
+            let changes = actions
+                .iter()
+                .map(|a| ChangeBytes(device.act(a, &tech, start).expect("act").1.bytes))
+                .collect();
+            pushes.push((tech, changes));
+        }
+        // A retry of a push already stored changes nothing.
+        pushes.push(pushes[3].clone());
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut stores = Vec::new();
+        let mut carried = Vec::new();
+        for (n, whole_lists) in [true, false].into_iter().enumerate() {
+            let store = SqliteStorage::open(dir.path().join(format!("{n}.db")))
+                .await
+                .expect("open");
+            let mut entries_carried = 0;
+            for (i, (pusher, changes)) in pushes.iter().enumerate() {
+                let now = Timestamp(start.0 + 60_000 * i as i64);
+                let current = store.load_document(id).await.expect("load");
+                let access = Access::Granted;
+                let plan =
+                    plan_push(current.as_ref(), access, id, changes, pusher, now).expect("plan");
+                let mut commit = match plan {
+                    PushPlan::AlreadyStored => continue,
+                    plan => committed(plan),
+                };
+                if whole_lists {
+                    let wo = WorkOrderDocument::load(&commit.snapshot)
+                        .and_then(|d| d.read())
+                        .expect("read");
+                    let (_, _, usages, entries) = DocumentCommit::derived(&wo, now);
+                    (commit.usages, commit.entries) = (usages, entries);
+                }
+                entries_carried += commit.entries.len();
+                assert!(matches!(
+                    store.commit(commit).await.expect("commit"),
+                    CommitOutcome::Committed(_)
+                ));
+            }
+            let mut ledger = store.stock_movements(None).await.expect("ledger");
+            ledger.sort_by_key(|m| m.id);
+            let receipts = store.entry_receipts(id).await.expect("receipts");
+            stores.push((ledger, receipts));
+            carried.push(entries_carried);
+        }
+        let (whole, new_only) = (&stores[0], &stores[1]);
+        assert_eq!(whole.0.len(), 3, "three part usages");
+        assert_eq!(new_only, whole);
+        let times: std::collections::HashSet<_> = whole.1.values().collect();
+        assert!(times.len() > 3, "entries were received at different times");
+        assert!(
+            carried[1] < carried[0],
+            "only new entries: {} carried, whole lists: {}",
+            carried[1],
+            carried[0]
+        );
     }
 }

@@ -587,49 +587,50 @@ pub async fn open_jobs_by_technician(
         .collect()
 }
 
-/// The parts shared by the candidate queries: whether a row is in scope, and the FROM/WHERE
-/// clause over `$1` device, `$2` after and, for a technician, `$3` user.
-fn candidate_filter(scope: Scope) -> (&'static str, &'static str) {
-    match scope {
-        Scope::All => (
-            "TRUE",
-            "FROM documents d
-             LEFT JOIN device_docs dd ON dd.device = $1 AND dd.doc = d.id
-             WHERE d.updated_seq > $2",
-        ),
-        Scope::AssignedTo(_) => (
-            "COALESCE(d.assignee = $3, FALSE)",
-            "FROM documents d
-             LEFT JOIN device_docs dd ON dd.device = $1 AND dd.doc = d.id
-             WHERE d.updated_seq > $2 AND (d.assignee = $3 OR dd.doc IS NOT NULL)",
-        ),
-    }
-}
+/// Candidates of an office device: every document updated after the cursor (`$2`), with what
+/// device `$1` was sent of it.
+const CANDIDATES_ALL: &str = "SELECT d.id, d.updated_seq, dd.sent_seq, dd.removed, TRUE
+     FROM documents d
+     LEFT JOIN device_docs dd ON dd.device = $1 AND dd.doc = d.id
+     WHERE d.updated_seq > $2
+     ORDER BY d.updated_seq LIMIT $3";
+
+const COUNT_ALL: &str = "SELECT COUNT(*) FROM documents WHERE updated_seq > $1";
+
+/// Candidates of a technician's (`$3`) device: their own documents updated after the cursor,
+/// read through the index on (assignee, updated_seq), then the documents device `$1` was sent
+/// that are now someone else's (or no one's), read through that device's `device_docs` rows.
+/// The two halves never share a row, so neither reads what every other technician changed.
+const CANDIDATES_ASSIGNED: &str = "SELECT d.id, d.updated_seq, dd.sent_seq, dd.removed, TRUE
+     FROM documents d
+     LEFT JOIN device_docs dd ON dd.device = $1 AND dd.doc = d.id
+     WHERE d.assignee = $3 AND d.updated_seq > $2
+     UNION ALL
+     SELECT d.id, d.updated_seq, dd.sent_seq, dd.removed, FALSE
+     FROM device_docs dd
+     JOIN documents d ON d.id = dd.doc
+     WHERE dd.device = $1 AND d.updated_seq > $2 AND d.assignee IS DISTINCT FROM $3
+     ORDER BY updated_seq LIMIT $4";
+
+const COUNT_ASSIGNED: &str = "SELECT
+         (SELECT COUNT(*) FROM documents WHERE assignee = $3 AND updated_seq > $2)
+       + (SELECT COUNT(*) FROM device_docs dd JOIN documents d ON d.id = dd.doc
+          WHERE dd.device = $1 AND d.updated_seq > $2 AND d.assignee IS DISTINCT FROM $3)";
 
 pub async fn candidates(
     c: &impl GenericClient,
     q: &CandidateQuery,
 ) -> Result<Vec<PullCandidate>, StorageError> {
-    let (in_scope, from_where) = candidate_filter(q.scope);
     let after = seq_to_db(q.after);
     let limit = i64::from(q.limit);
     let rows = match q.scope {
         Scope::All => {
-            let stmt = c
-                .prepare_cached(&format!(
-                    "SELECT d.id, d.updated_seq, dd.sent_seq, dd.removed, {in_scope} {from_where}
-                     ORDER BY d.updated_seq LIMIT $3"
-                ))
-                .await
-                .map_err(db_err)?;
+            let stmt = c.prepare_cached(CANDIDATES_ALL).await.map_err(db_err)?;
             c.query(&stmt, &[&q.device.0, &after, &limit]).await
         }
         Scope::AssignedTo(user) => {
             let stmt = c
-                .prepare_cached(&format!(
-                    "SELECT d.id, d.updated_seq, dd.sent_seq, dd.removed, {in_scope} {from_where}
-                     ORDER BY d.updated_seq LIMIT $4"
-                ))
+                .prepare_cached(CANDIDATES_ASSIGNED)
                 .await
                 .map_err(db_err)?;
             c.query(&stmt, &[&q.device.0, &after, &user.0, &limit])
@@ -662,15 +663,16 @@ pub async fn count_candidates(
     c: &impl GenericClient,
     q: &CandidateQuery,
 ) -> Result<u64, StorageError> {
-    let (_, from_where) = candidate_filter(q.scope);
-    let stmt = c
-        .prepare_cached(&format!("SELECT COUNT(*) {from_where}"))
-        .await
-        .map_err(db_err)?;
     let after = seq_to_db(q.after);
     let row = match q.scope {
-        Scope::All => c.query_one(&stmt, &[&q.device.0, &after]).await,
-        Scope::AssignedTo(user) => c.query_one(&stmt, &[&q.device.0, &after, &user.0]).await,
+        Scope::All => {
+            let stmt = c.prepare_cached(COUNT_ALL).await.map_err(db_err)?;
+            c.query_one(&stmt, &[&after]).await
+        }
+        Scope::AssignedTo(user) => {
+            let stmt = c.prepare_cached(COUNT_ASSIGNED).await.map_err(db_err)?;
+            c.query_one(&stmt, &[&q.device.0, &after, &user.0]).await
+        }
     }
     .map_err(db_err)?;
     Ok(count_from_db(row.try_get(0).map_err(db_err)?))

@@ -383,24 +383,51 @@ pub fn open_jobs_by_technician(tx: &Transaction<'_>) -> Result<HashMap<UserId, u
     .collect()
 }
 
-/// The parts shared by the candidate queries: whether a row is in scope, the FROM/WHERE
-/// clause, and their arguments.
-fn candidate_filter(q: &CandidateQuery) -> (&'static str, &'static str, Vec<Value>) {
+/// Candidates of an office device: every document updated after the cursor (`?2`), with what
+/// `?1` was sent of it. The index on (updated_seq, assignee, id) answers it without the rows.
+const CANDIDATES_ALL: &str = "SELECT d.id, d.updated_seq, dd.sent_seq, dd.removed, 1
+     FROM documents d
+     LEFT JOIN device_docs dd ON dd.device = ?1 AND dd.doc = d.id
+     WHERE d.updated_seq > ?2
+     ORDER BY d.updated_seq LIMIT ?3";
+
+const COUNT_ALL: &str = "SELECT COUNT(*) FROM documents WHERE updated_seq > ?1";
+
+/// Candidates of a technician's device: their own documents updated after the cursor, read
+/// through the index on (assignee, updated_seq), then the documents device `?1` was sent that
+/// are now someone else's (or no one's), read through that device's `device_docs` rows. The two
+/// halves never share a row, so neither scans the documents every other technician changed.
+const CANDIDATES_ASSIGNED: &str = "SELECT d.id, d.updated_seq, dd.sent_seq, dd.removed, 1
+     FROM documents d
+     LEFT JOIN device_docs dd ON dd.device = ?1 AND dd.doc = d.id
+     WHERE d.assignee = ?3 AND d.updated_seq > ?2
+     UNION ALL
+     SELECT d.id, d.updated_seq, dd.sent_seq, dd.removed, 0
+     FROM device_docs dd
+     JOIN documents d ON d.id = dd.doc
+     WHERE dd.device = ?1 AND d.updated_seq > ?2 AND d.assignee IS NOT ?3
+     ORDER BY updated_seq LIMIT ?4";
+
+const COUNT_ASSIGNED: &str = "SELECT
+         (SELECT COUNT(*) FROM documents WHERE assignee = ?3 AND updated_seq > ?2)
+       + (SELECT COUNT(*) FROM device_docs dd JOIN documents d ON d.id = dd.doc
+          WHERE dd.device = ?1 AND d.updated_seq > ?2 AND d.assignee IS NOT ?3)";
+
+/// The query of `candidates` (or `count_candidates`) for the scope, and its arguments. The
+/// texts are constants, so each connection prepares them once and reuses them on every pull.
+fn candidate_query(q: &CandidateQuery, count: bool) -> (&'static str, Vec<Value>) {
     let device = Value::Text(q.device.to_string());
     let after = Value::Integer(seq_to_db(q.after));
-    match q.scope {
-        Scope::All => (
-            "1",
-            "FROM documents d
-             LEFT JOIN device_docs dd ON dd.device = ?1 AND dd.doc = d.id
-             WHERE d.updated_seq > ?2",
-            vec![device, after],
+    let limit = Value::Integer(i64::from(q.limit));
+    match (q.scope, count) {
+        (Scope::All, false) => (CANDIDATES_ALL, vec![device, after, limit]),
+        (Scope::All, true) => (COUNT_ALL, vec![after]),
+        (Scope::AssignedTo(user), false) => (
+            CANDIDATES_ASSIGNED,
+            vec![device, after, Value::Text(user.to_string()), limit],
         ),
-        Scope::AssignedTo(user) => (
-            "IFNULL(d.assignee = ?3, 0)",
-            "FROM documents d
-             LEFT JOIN device_docs dd ON dd.device = ?1 AND dd.doc = d.id
-             WHERE d.updated_seq > ?2 AND (d.assignee = ?3 OR dd.doc IS NOT NULL)",
+        (Scope::AssignedTo(user), true) => (
+            COUNT_ASSIGNED,
             vec![device, after, Value::Text(user.to_string())],
         ),
     }
@@ -410,15 +437,8 @@ pub fn candidates(
     tx: &Transaction<'_>,
     q: &CandidateQuery,
 ) -> Result<Vec<PullCandidate>, StorageError> {
-    let (in_scope, from_where, mut args) = candidate_filter(q);
-    let limit_at = args.len() + 1;
-    args.push(Value::Integer(i64::from(q.limit)));
-    let mut stmt = tx
-        .prepare_cached(&format!(
-            "SELECT d.id, d.updated_seq, dd.sent_seq, dd.removed, {in_scope} {from_where}
-             ORDER BY d.updated_seq LIMIT ?{limit_at}"
-        ))
-        .map_err(db_err)?;
+    let (sql, args) = candidate_query(q, false);
+    let mut stmt = tx.prepare_cached(sql).map_err(db_err)?;
     let rows = stmt
         .query_map(params_from_iter(args.iter()), |r| {
             Ok((
@@ -450,9 +470,9 @@ pub fn candidates(
 }
 
 pub fn count_candidates(tx: &Transaction<'_>, q: &CandidateQuery) -> Result<u64, StorageError> {
-    let (_, from_where, args) = candidate_filter(q);
+    let (sql, args) = candidate_query(q, true);
     let count: i64 = tx
-        .prepare_cached(&format!("SELECT COUNT(*) {from_where}"))
+        .prepare_cached(sql)
         .map_err(db_err)?
         .query_row(params_from_iter(args.iter()), |r| r.get(0))
         .map_err(db_err)?;
@@ -526,4 +546,194 @@ pub fn delivery(
         })
     })
     .transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rusqlite::{Connection, StatementStatus};
+
+    fn database() -> Connection {
+        let mut conn = Connection::open_in_memory().expect("open");
+        super::super::migrations::migrate(&mut conn).expect("migrate");
+        conn
+    }
+
+    /// Commits a made-up version of `doc` assigned to `assignee`.
+    fn put(
+        tx: &Transaction<'_>,
+        doc: WorkOrderId,
+        assignee: Option<UserId>,
+        expected: Option<Seq>,
+    ) -> Seq {
+        let c = DocumentCommit {
+            doc,
+            expected,
+            snapshot: b"snapshot".to_vec(),
+            summary: crate::storage::conformance::summary(doc, assignee),
+            sla: SlaFacts::default(),
+            changes: Vec::new(),
+            origin: None,
+            received_at: Timestamp(1_700_000_000_000),
+            known_by: None,
+            audit: Vec::new(),
+            usages: Vec::new(),
+            entries: Vec::new(),
+        };
+        match commit(tx, &c).expect("commit") {
+            CommitOutcome::Committed(seq) => seq,
+            CommitOutcome::VersionConflict => panic!("version conflict"),
+        }
+    }
+
+    /// A technician with one document of their own and one this device was sent that was
+    /// reassigned away since.
+    fn technician(tx: &Transaction<'_>) -> CandidateQuery {
+        let (tech, device) = (UserId::new(), DeviceId::new());
+        put(tx, WorkOrderId::new(), Some(tech), None);
+        let away = WorkOrderId::new();
+        let sent = put(tx, away, Some(tech), None);
+        let delivery = Delivery {
+            sent_seq: sent,
+            removed: false,
+        };
+        record_deliveries(
+            tx,
+            device,
+            &[DeliveryRecord {
+                doc: away,
+                delivery,
+            }],
+        )
+        .expect("sent");
+        put(tx, away, Some(UserId::new()), Some(sent));
+        CandidateQuery {
+            device,
+            scope: Scope::AssignedTo(tech),
+            after: Seq(0),
+            limit: 256,
+        }
+    }
+
+    /// The virtual machine steps and the full-scan steps of the cached statement's runs since
+    /// the last call.
+    fn effort(tx: &Transaction<'_>, sql: &str) -> (i32, i32) {
+        let stmt = tx.prepare_cached(sql).expect("cached");
+        (
+            stmt.reset_status(StatementStatus::VmStep),
+            stmt.reset_status(StatementStatus::FullscanStep),
+        )
+    }
+
+    fn query_plan(tx: &Transaction<'_>, q: &CandidateQuery, count: bool) -> Vec<String> {
+        let (sql, args) = candidate_query(q, count);
+        let mut stmt = tx
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .expect("explain");
+        stmt.query_map(params_from_iter(args.iter()), |r| r.get::<_, String>(3))
+            .expect("plan")
+            .collect::<Result<_, _>>()
+            .expect("rows")
+    }
+
+    #[test]
+    fn a_technicians_candidates_cost_the_same_however_much_others_changed() {
+        let mut conn = database();
+        let tx = conn.transaction().expect("tx");
+        let q = technician(&tx);
+        let run = |tx: &Transaction<'_>| {
+            let found = candidates(tx, &q).expect("candidates").len();
+            let counted = count_candidates(tx, &q).expect("count");
+            (
+                found,
+                counted,
+                effort(tx, CANDIDATES_ASSIGNED),
+                effort(tx, COUNT_ASSIGNED),
+            )
+        };
+        let alone = run(&tx);
+        assert_eq!((alone.0, alone.1), (2, 2));
+        for _ in 0..300 {
+            put(&tx, WorkOrderId::new(), Some(UserId::new()), None);
+        }
+        let among_many = run(&tx);
+        assert_eq!(
+            among_many, alone,
+            "300 other technicians' documents changed the work of this one's pull"
+        );
+        assert_eq!(
+            (alone.2 .1, alone.3 .1),
+            (0, 0),
+            "no table is scanned whole"
+        );
+    }
+
+    #[test]
+    fn a_technicians_candidates_are_read_through_the_indexes() {
+        let mut conn = database();
+        let tx = conn.transaction().expect("tx");
+        let q = technician(&tx);
+        for count in [false, true] {
+            let plan = query_plan(&tx, &q, count);
+            let text = plan.join("\n");
+            assert!(
+                plan.iter().any(|line| line.contains(
+                    "USING COVERING INDEX documents_by_assignee (assignee=? AND updated_seq>?)"
+                ) || line
+                    .contains("USING INDEX documents_by_assignee (assignee=? AND updated_seq>?)")),
+                "their own documents by assignee and sequence:\n{text}"
+            );
+            assert!(
+                plan.iter()
+                    .any(|line| line.contains("SEARCH dd USING PRIMARY KEY (device=?)")),
+                "the documents this device was sent by its rows:\n{text}"
+            );
+            assert!(
+                !plan.iter().any(|line| {
+                    ["SCAN d", "SCAN documents", "SCAN device_docs"]
+                        .iter()
+                        .any(|scan| line.starts_with(scan))
+                        || line.contains("documents_for_pull")
+                }),
+                "nothing reads the documents by sequence alone:\n{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_pull_reuses_the_prepared_candidate_queries() {
+        let mut conn = database();
+        let tx = conn.transaction().expect("tx");
+        let q = technician(&tx);
+        let office = CandidateQuery {
+            scope: Scope::All,
+            ..q
+        };
+        for (after, limit) in [(0, 256), (1, 10), (2, 1)] {
+            for q in [q, office] {
+                let q = CandidateQuery {
+                    after: Seq(after),
+                    limit,
+                    ..q
+                };
+                candidates(&tx, &q).expect("candidates");
+                count_candidates(&tx, &q).expect("count");
+            }
+        }
+        for sql in [
+            CANDIDATES_ASSIGNED,
+            COUNT_ASSIGNED,
+            CANDIDATES_ALL,
+            COUNT_ALL,
+        ] {
+            let runs = tx
+                .prepare_cached(sql)
+                .expect("cached")
+                .get_status(StatementStatus::Run);
+            assert_eq!(
+                runs, 3,
+                "each pull ran the one statement prepared for it: {sql}"
+            );
+        }
+    }
 }
