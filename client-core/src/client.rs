@@ -553,10 +553,10 @@ mod tests {
         let tech = server.user("ana", Role::Technician, PASSWORD);
         let (_dir, client) = logged_in(&server, "ana").await;
         let (a, mut doc_a) = server_doc(tech);
-        server
-            .lock()
-            .pages
-            .push_back(response(1, vec![(a, UpdatePayload::Snapshot(doc_a.save()))]));
+        server.lock().pages.push_back(response(
+            1,
+            vec![(a, UpdatePayload::Snapshot(doc_a.save()))],
+        ));
         client.sync().await.expect("first sync");
 
         // Two office edits; the device is sent only the second, which builds on the first. It
@@ -584,10 +584,10 @@ mod tests {
         let err = client.get(a).expect_err("an incomplete copy");
         assert!(matches!(err, Error::Corrupt { .. }), "{err:?}");
         // The next sync asks for it whole, and from then on it opens.
-        server
-            .lock()
-            .pages
-            .push_back(response(3, vec![(a, UpdatePayload::Snapshot(doc_a.save()))]));
+        server.lock().pages.push_back(response(
+            3,
+            vec![(a, UpdatePayload::Snapshot(doc_a.save()))],
+        ));
         client.sync().await.expect("third sync");
         let asked = server
             .lock()
@@ -598,10 +598,7 @@ mod tests {
             .clone();
         assert_eq!(asked, vec![a]);
         let view = client.get(a).expect("view");
-        assert_eq!(
-            view.schedule.map(|w| w.end),
-            Some(start.plus_minutes(90))
-        );
+        assert_eq!(view.schedule.map(|w| w.end), Some(start.plus_minutes(90)));
         client.accept(a).expect("accept");
     }
 

@@ -891,8 +891,16 @@ mod tests {
     fn chunks_that_skip_a_change_load_but_report_what_is_missing() {
         let (tech, _, _, mut doc, _) = assigned_job();
         let snapshot = doc.save();
-        let accept = doc.act(&Action::Accept, &tech, NOW).expect("accept").1.bytes;
-        let travel = doc.act(&Action::StartTravel, &tech, NOW).expect("travel").1.bytes;
+        let accept = doc
+            .act(&Action::Accept, &tech, NOW)
+            .expect("accept")
+            .1
+            .bytes;
+        let travel = doc
+            .act(&Action::StartTravel, &tech, NOW)
+            .expect("travel")
+            .1
+            .bytes;
 
         let mut whole =
             WorkOrderDocument::load_chunks([snapshot.as_slice(), &accept, &travel]).expect("load");

@@ -119,7 +119,11 @@ pub(crate) fn compact_past(
 /// unread by the sync do not compact them); returns how many it compacted. One that cannot be
 /// loaded is left as it is and asked for whole (`resync::fetch_again_unreadable`), so that it
 /// neither stops the others nor stays broken.
-pub(crate) fn compact_piled_up(conn: &Connection, max_docs: usize, now: Timestamp) -> Result<usize> {
+pub(crate) fn compact_piled_up(
+    conn: &Connection,
+    max_docs: usize,
+    now: Timestamp,
+) -> Result<usize> {
     let piled: Vec<String> = conn
         .prepare_cached(
             "SELECT doc FROM doc_chunks WHERE doc NOT IN (SELECT doc FROM resync)

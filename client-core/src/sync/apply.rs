@@ -1110,7 +1110,10 @@ mod tests {
         assert_eq!(in_flight.request.push.len(), 1);
         office_edits(&mut server);
         let sent = changes_since(&mut server, id, &heads);
-        assert_eq!(sent.summary.as_ref().map(|s| s.status), Some(Status::Assigned));
+        assert_eq!(
+            sent.summary.as_ref().map(|s| s.status),
+            Some(Status::Assigned)
+        );
 
         let applied = apply(&store, &in_flight, &page(6, vec![sent]));
         assert!(applied.needs_resync.is_empty());
@@ -1139,7 +1142,11 @@ mod tests {
         let applied = apply(&store, &build(&store), &page(6, vec![sent]));
         assert_eq!(applied.needs_resync, vec![id]);
         assert_eq!(resync_list(&store), vec![id]);
-        assert_eq!((chunks(&store, id), row(&store, id)), before, "nothing stored");
+        assert_eq!(
+            (chunks(&store, id), row(&store, id)),
+            before,
+            "nothing stored"
+        );
         assert_eq!(cursor(&store), Cursor(6), "the rest of the page counts");
         let view = store.read(|c| local::view(c, id, now())).expect("view");
         assert_eq!(view.notes, "", "the local copy is as it was");

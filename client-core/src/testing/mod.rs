@@ -5,9 +5,9 @@ pub(crate) mod fake_server;
 
 use fieldsync_proto::wire::{ChangeBytes, Cursor, DocUpdate, SyncResponse, UpdatePayload};
 use fieldsync_proto::{
-    Actor, Asset, ChangeHash, Contact, Customer, CustomerId, CustomerTier, DeviceId, Impact, IntakeChannel,
-    NewWorkOrder, ProblemCategory, Role, Site, Timestamp, Urgency, UserId, WorkOrderDocument,
-    WorkOrderId, WorkOrderSummary,
+    Actor, Asset, ChangeHash, Contact, Customer, CustomerId, CustomerTier, DeviceId, Impact,
+    IntakeChannel, NewWorkOrder, ProblemCategory, Role, Site, Timestamp, Urgency, UserId,
+    WorkOrderDocument, WorkOrderId, WorkOrderSummary,
 };
 
 use crate::session::{Owner, Session, StoredSession};
