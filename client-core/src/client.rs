@@ -239,13 +239,9 @@ impl Client {
             _ => return result,
         };
         let now = self.now();
-        let marked = self.store.write(|tx| {
-            if outbox::doc_has_outbox(tx, id)? || !docs::is_stored(tx, id)? {
-                return Ok(false);
-            }
-            resync::mark_resync(tx, id, &what, now)?;
-            Ok(true)
-        });
+        let marked = self
+            .store
+            .write(|tx| resync::fetch_again_unreadable(tx, id, &what, now));
         match marked {
             Ok(true) => {
                 tracing::warn!(%id, %what, "unreadable local copy; asking the server for it again")
@@ -431,7 +427,7 @@ mod tests {
 
     use super::*;
     use crate::testing::fake_server::FakeServer;
-    use crate::testing::{response, server_doc};
+    use crate::testing::{changes_since, now, office_actor, response, server_doc};
 
     const PASSWORD: &str = "correct horse";
 
@@ -548,6 +544,61 @@ mod tests {
             .clone();
         assert_eq!(asked, vec![a]);
         assert_eq!(client.get(a).expect("view").status, Status::Assigned);
+        client.accept(a).expect("accept");
+    }
+
+    #[tokio::test]
+    async fn changes_filed_without_what_they_build_on_are_fetched_again_when_opened() {
+        let server = FakeServer::start().await;
+        let tech = server.user("ana", Role::Technician, PASSWORD);
+        let (_dir, client) = logged_in(&server, "ana").await;
+        let (a, mut doc_a) = server_doc(tech);
+        server.lock().pages.push_back(response(
+            1,
+            vec![(a, UpdatePayload::Snapshot(doc_a.save()))],
+        ));
+        client.sync().await.expect("first sync");
+
+        // Two office edits; the device is sent only the second, which builds on the first. It
+        // is filed unread, so the gap shows when the work order is opened.
+        let heads = doc_a.heads();
+        let start = now().plus_minutes(30);
+        for minutes in [60, 90] {
+            let window = Some(fieldsync_proto::ScheduleWindow {
+                start,
+                end: start.plus_minutes(minutes),
+            });
+            doc_a
+                .act(&Action::Reschedule { window }, &office_actor(), now())
+                .expect("reschedule");
+        }
+        let mut sent = changes_since(&mut doc_a, a, &heads);
+        if let UpdatePayload::Changes(changes) = &mut sent.payload {
+            changes.remove(0);
+        }
+        let mut page = response(2, Vec::new());
+        page.updates.push(sent);
+        server.lock().pages.push_back(page);
+        client.sync().await.expect("second sync");
+
+        let err = client.get(a).expect_err("an incomplete copy");
+        assert!(matches!(err, Error::Corrupt { .. }), "{err:?}");
+        // The next sync asks for it whole, and from then on it opens.
+        server.lock().pages.push_back(response(
+            3,
+            vec![(a, UpdatePayload::Snapshot(doc_a.save()))],
+        ));
+        client.sync().await.expect("third sync");
+        let asked = server
+            .lock()
+            .requests
+            .last()
+            .expect("request")
+            .resync
+            .clone();
+        assert_eq!(asked, vec![a]);
+        let view = client.get(a).expect("view");
+        assert_eq!(view.schedule.map(|w| w.end), Some(start.plus_minutes(90)));
         client.accept(a).expect("accept");
     }
 

@@ -266,7 +266,7 @@ mod tests {
         let chunks = store.read(|c| docs::chunk_count(c, id)).expect("count");
         assert_eq!(chunks, 45, "one chunk per action after the first copy");
         let compacted = store
-            .write(|tx| docs::compact_piled_up(tx, 8))
+            .write(|tx| docs::compact_piled_up(tx, 8, now()))
             .expect("compact");
         assert_eq!(compacted, 1);
         let chunks = store.read(|c| docs::chunk_count(c, id)).expect("count");

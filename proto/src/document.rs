@@ -148,6 +148,13 @@ impl WorkOrderDocument {
         })
     }
 
+    /// How many changes that changes held here build on are missing. A copy assembled from
+    /// stored chunks that skipped a change loads without error, but the changes built on the
+    /// missing one wait unapplied: such a copy is incomplete, and should be fetched again.
+    pub fn missing_dependencies(&mut self) -> usize {
+        self.doc.get_missing_deps(&[]).len()
+    }
+
     /// Makes later local changes carry this device's actor id.
     pub fn set_device(&mut self, device: DeviceId) {
         self.pinned_actor = false;
@@ -878,6 +885,41 @@ mod tests {
         // Only the snapshot: the document as it was then.
         let first = WorkOrderDocument::load_chunks([chunks[0].as_slice()]).expect("snapshot");
         assert_eq!(first.read().expect("read").part_usages.len(), 0);
+    }
+
+    #[test]
+    fn chunks_that_skip_a_change_load_but_report_what_is_missing() {
+        let (tech, _, _, mut doc, _) = assigned_job();
+        let snapshot = doc.save();
+        let accept = doc
+            .act(&Action::Accept, &tech, NOW)
+            .expect("accept")
+            .1
+            .bytes;
+        let travel = doc
+            .act(&Action::StartTravel, &tech, NOW)
+            .expect("travel")
+            .1
+            .bytes;
+
+        let mut whole =
+            WorkOrderDocument::load_chunks([snapshot.as_slice(), &accept, &travel]).expect("load");
+        assert_eq!(whole.missing_dependencies(), 0);
+        // The same change held twice is merged once.
+        let mut twice =
+            WorkOrderDocument::load_chunks([snapshot.as_slice(), &accept, &accept, &travel])
+                .expect("load");
+        assert_eq!(twice.missing_dependencies(), 0);
+        assert_eq!(twice.read().expect("read"), doc.read().expect("read"));
+
+        let mut gap = WorkOrderDocument::load_chunks([snapshot.as_slice(), &travel])
+            .expect("a gap is not a load error");
+        assert_eq!(gap.missing_dependencies(), 1);
+        assert_eq!(
+            gap.read().expect("read").status(),
+            Status::Assigned,
+            "the change after the gap waits unapplied"
+        );
     }
 
     #[test]

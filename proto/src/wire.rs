@@ -113,9 +113,11 @@ pub struct Rejection {
 pub struct DocUpdate {
     pub doc: WorkOrderId,
     pub payload: UpdatePayload,
-    /// With a snapshot: the server's index row of that state, derived by the same rules the
-    /// device uses. A device that holds nothing of the document files the snapshot under it
-    /// without loading the document; one with local changes derives its own.
+    /// With a snapshot or changes: the server's index row of the state they lead to, derived
+    /// by the same rules the device uses. A device with nothing local in play for the document
+    /// files the update under it without loading the document; one with local changes derives
+    /// its own. Older servers send it with snapshots only, and older devices ignore it on
+    /// changes: the field has always been part of the message.
     pub summary: Option<WorkOrderSummary>,
 }
 

@@ -3,9 +3,10 @@
 
 use rusqlite::{params, Connection};
 
-use fieldsync_proto::{WorkOrderDocument, WorkOrderId};
+use fieldsync_proto::{Timestamp, WorkOrderDocument, WorkOrderId};
 
 use crate::error::{Error, Result};
+use crate::store::resync;
 
 /// More chunks than this and the document is rewritten as one snapshot, when sync work touches
 /// it or at the end of a sync.
@@ -32,11 +33,25 @@ pub(crate) fn load_document(
     if chunks.is_empty() {
         return Ok(None);
     }
-    WorkOrderDocument::load_chunks(chunks.iter().map(Vec::as_slice))
-        .map(Some)
-        .map_err(|e| Error::Corrupt {
-            what: format!("work order {doc} cannot be loaded ({e})"),
-        })
+    let unloadable = |why: String| Error::Corrupt {
+        what: format!("work order {doc} cannot be loaded ({why})"),
+    };
+    // Chunks are filed unread by the sync (see `sync::apply`): reading them is where a bad one
+    // shows, and Automerge may panic on some, so a panic is a damaged copy like any other.
+    let loaded = std::panic::catch_unwind(|| {
+        WorkOrderDocument::load_chunks(chunks.iter().map(Vec::as_slice))
+    })
+    .map_err(|_| unloadable("the stored changes are inconsistent".into()))?;
+    let mut loaded = loaded.map_err(|e| unloadable(e.to_string()))?;
+    // A change filed without the ones it builds on loads, but waits unapplied: the copy is
+    // incomplete, and only a full copy from the server makes it whole.
+    let missing = loaded.missing_dependencies();
+    if missing > 0 {
+        return Err(unloadable(format!(
+            "{missing} change(s) that stored changes build on are missing"
+        )));
+    }
+    Ok(Some(loaded))
 }
 
 /// Whether any chunk of the document is stored.
@@ -100,29 +115,45 @@ pub(crate) fn compact_past(
     Ok(true)
 }
 
-/// Compacts up to `max_docs` documents whose chunks piled up (local actions do not compact
-/// them); returns how many it compacted.
-pub(crate) fn compact_piled_up(conn: &Connection, max_docs: usize) -> Result<usize> {
+/// Compacts up to `max_docs` documents whose chunks piled up (local actions and changes filed
+/// unread by the sync do not compact them); returns how many it compacted. One that cannot be
+/// loaded is left as it is and asked for whole (`resync::fetch_again_unreadable`), so that it
+/// neither stops the others nor stays broken.
+pub(crate) fn compact_piled_up(
+    conn: &Connection,
+    max_docs: usize,
+    now: Timestamp,
+) -> Result<usize> {
     let piled: Vec<String> = conn
         .prepare_cached(
-            "SELECT doc FROM doc_chunks GROUP BY doc HAVING COUNT(*) > ?1 ORDER BY doc LIMIT ?2",
+            "SELECT doc FROM doc_chunks WHERE doc NOT IN (SELECT doc FROM resync)
+             GROUP BY doc HAVING COUNT(*) > ?1 ORDER BY doc",
         )?
         .query_map(
-            params![
-                i64::try_from(COMPACT_AFTER_CHUNKS).unwrap_or(i64::MAX),
-                i64::try_from(max_docs).unwrap_or(i64::MAX)
-            ],
+            [i64::try_from(COMPACT_AFTER_CHUNKS).unwrap_or(i64::MAX)],
             |r| r.get(0),
         )?
         .collect::<rusqlite::Result<_>>()?;
     let mut compacted = 0;
     for text in piled {
+        if compacted >= max_docs {
+            break;
+        }
         let id: WorkOrderId = text.parse().map_err(|e| Error::Corrupt {
             what: format!("the document store holds the id '{text}' ({e})"),
         })?;
-        if let Some(mut doc) = load_document(conn, id)? {
-            replace_chunks(conn, id, &doc.save())?;
-            compacted += 1;
+        match load_document(conn, id) {
+            Ok(Some(mut doc)) => {
+                replace_chunks(conn, id, &doc.save())?;
+                compacted += 1;
+            }
+            Ok(None) => {}
+            Err(Error::Corrupt { what }) => {
+                if resync::fetch_again_unreadable(conn, id, &what, now)? {
+                    tracing::warn!(%id, %what, "unreadable local copy; asking the server for it again");
+                }
+            }
+            Err(e) => return Err(e),
         }
     }
     Ok(compacted)
@@ -142,4 +173,107 @@ pub(crate) fn drop_doc(conn: &Connection, doc: WorkOrderId) -> Result<()> {
 pub(crate) fn drop_all_docs(conn: &Connection) -> Result<()> {
     conn.execute_batch("DELETE FROM doc_chunks; DELETE FROM work_orders;")?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use fieldsync_proto::{Action, Role};
+
+    use super::*;
+    use crate::edit::LocalEdit;
+    use crate::store::{outbox, Store};
+    use crate::testing::{now, office_actor, server_doc, store_as};
+
+    /// A document stored as a snapshot followed by `edits` chunks of one office change each;
+    /// with `gap`, the first change is left out, so the others lack what they build on.
+    fn piled_up(store: &Store, edits: usize, gap: bool) -> WorkOrderId {
+        let (id, mut doc) = server_doc(fieldsync_proto::UserId::new());
+        let mut chunks = vec![doc.save()];
+        for i in 0..edits {
+            let note = Action::EditNotes {
+                text: format!("note {i}"),
+            };
+            let admin = fieldsync_proto::Actor {
+                role: Role::Admin,
+                ..office_actor()
+            };
+            chunks.push(doc.act(&note, &admin, now()).expect("note").1.bytes);
+        }
+        if gap {
+            chunks.remove(1);
+        }
+        store
+            .write(|tx| {
+                replace_chunks(tx, id, &chunks[0])?;
+                for chunk in &chunks[1..] {
+                    append_chunk(tx, id, chunk)?;
+                }
+                Ok(())
+            })
+            .expect("store");
+        id
+    }
+
+    fn resync_list(store: &Store) -> Vec<WorkOrderId> {
+        store.read(|c| resync::resync_docs(c, 10)).expect("list")
+    }
+
+    #[test]
+    fn a_copy_missing_changes_it_builds_on_is_reported_damaged() {
+        let (store, _) = store_as(Role::Technician);
+        let whole = piled_up(&store, 2, false);
+        let gap = piled_up(&store, 2, true);
+        let doc = store.read(|c| load_document(c, whole)).expect("loads");
+        assert!(doc.is_some());
+        let err = store
+            .read(|c| load_document(c, gap))
+            .expect_err("incomplete");
+        assert!(matches!(err, Error::Corrupt { .. }), "{err:?}");
+        assert!(err.to_string().contains("1 change(s)"), "{err}");
+    }
+
+    #[test]
+    fn compaction_passes_over_an_unloadable_copy_and_asks_for_it_whole() {
+        let (store, _) = store_as(Role::Technician);
+        let many = COMPACT_AFTER_CHUNKS + 4;
+        let good = piled_up(&store, many, false);
+        let broken = piled_up(&store, many, true);
+        let compacted = store
+            .write(|tx| compact_piled_up(tx, 8, now()))
+            .expect("the others are compacted");
+        assert_eq!(compacted, 1);
+        let count = |id| store.read(|c| chunk_count(c, id)).expect("count");
+        assert_eq!(count(good), 1);
+        assert_eq!(count(broken), many, "left as it is");
+        assert_eq!(resync_list(&store), vec![broken]);
+        // Waiting for its full copy, it is not tried again.
+        let again = store
+            .write(|tx| compact_piled_up(tx, 8, now()))
+            .expect("compact");
+        assert_eq!(again, 0);
+    }
+
+    #[test]
+    fn an_unloadable_copy_with_local_edits_is_not_asked_for_yet() {
+        let (store, _) = store_as(Role::Technician);
+        let broken = piled_up(&store, COMPACT_AFTER_CHUNKS + 4, true);
+        store
+            .write(|tx| {
+                outbox::push_outbox(
+                    tx,
+                    broken,
+                    &fieldsync_proto::ChangeHash([7; 32]),
+                    b"change",
+                    &LocalEdit::Act(Action::Accept),
+                    None,
+                    now(),
+                )
+            })
+            .expect("queue");
+        let compacted = store
+            .write(|tx| compact_piled_up(tx, 8, now()))
+            .expect("no failure");
+        assert_eq!(compacted, 0);
+        assert!(resync_list(&store).is_empty(), "its edits go up first");
+    }
 }

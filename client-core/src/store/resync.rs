@@ -6,6 +6,7 @@ use rusqlite::{params, Connection};
 use fieldsync_proto::{Timestamp, WorkOrderId};
 
 use crate::error::{Error, Result};
+use crate::store::{docs, outbox};
 
 pub(crate) fn mark_resync(
     conn: &Connection,
@@ -19,6 +20,30 @@ pub(crate) fn mark_resync(
     )?
     .execute(params![doc.to_string(), reason, now.millis()])?;
     Ok(())
+}
+
+/// Whether the document waits for a full copy.
+pub(crate) fn is_marked(conn: &Connection, doc: WorkOrderId) -> Result<bool> {
+    Ok(conn
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM resync WHERE doc = ?1)")?
+        .query_row([doc.to_string()], |r| r.get(0))?)
+}
+
+/// Asks for a full copy of a document whose local copy cannot be loaded (damaged storage, a
+/// copy filed unread that turns out bad or incomplete). Not while local edits of it wait in the
+/// outbox: those go up first, and the next attempt to open it asks then. Returns whether it
+/// was marked.
+pub(crate) fn fetch_again_unreadable(
+    conn: &Connection,
+    doc: WorkOrderId,
+    reason: &str,
+    now: Timestamp,
+) -> Result<bool> {
+    if outbox::doc_has_outbox(conn, doc)? || !docs::is_stored(conn, doc)? {
+        return Ok(false);
+    }
+    mark_resync(conn, doc, reason, now)?;
+    Ok(true)
 }
 
 pub(crate) fn clear_resync(conn: &Connection, doc: WorkOrderId) -> Result<()> {

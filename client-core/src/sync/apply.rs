@@ -136,7 +136,12 @@ fn apply_update(tx: &Connection, update: &DocUpdate, now: Timestamp) -> Result<U
             }
             _ => apply_snapshot(tx, id, bytes, now),
         },
-        UpdatePayload::Changes(changes) => apply_changes(tx, id, changes, now),
+        UpdatePayload::Changes(changes) => match update.summary.as_ref() {
+            Some(summary) if summary.id == id && nothing_in_play(tx, id)? => {
+                file_changes(tx, id, changes, summary)
+            }
+            _ => apply_changes(tx, id, changes, now),
+        },
         UpdatePayload::Removed => {
             if outbox::doc_has_unsent(tx, id)? {
                 // Reassigned while this device still has work to upload: that goes first.
@@ -170,6 +175,42 @@ fn file_new_snapshot(
     index::upsert_summary(tx, summary)?;
     resync::clear_resync(tx, id)?;
     leaving::clear(tx, id)?;
+    Ok(UpdateOutcome::Stored)
+}
+
+/// Whether this device holds the document and nothing of its own is in play for it: no local
+/// edits in the outbox (sent or not, held or not), no full copy asked for, not on its way out.
+/// Its copy is then the server's as of an earlier page, and the server's index row of the
+/// changes it sends is the one this device would derive.
+fn nothing_in_play(tx: &Connection, id: WorkOrderId) -> Result<bool> {
+    Ok(docs::is_stored(tx, id)?
+        && !outbox::doc_has_outbox(tx, id)?
+        && !resync::is_marked(tx, id)?
+        && !leaving::is_leaving(tx, id)?)
+}
+
+/// Files received changes as one more chunk under the server's index row, without loading the
+/// document: catching up on a day of office edits stays a matter of writing bytes. Changes
+/// this device holds already are harmless (loading merges each change once); the chunks are
+/// compacted later, off this path (`docs::compact_piled_up`). A change that does not decode is
+/// not stored: the document is asked for whole. One whose dependencies this copy lacks shows
+/// when the document is next loaded, which asks for it whole then (`docs::load_document`).
+fn file_changes(
+    tx: &Connection,
+    id: WorkOrderId,
+    changes: &[ChangeBytes],
+    summary: &WorkOrderSummary,
+) -> Result<UpdateOutcome> {
+    for (index, change) in changes.iter().enumerate() {
+        if let Err(e) = automerge::Change::from_bytes(change.0.clone()) {
+            return Ok(UpdateOutcome::NeedsResync(format!(
+                "received change {index} could not be decoded: {e}"
+            )));
+        }
+    }
+    let chunk: Vec<u8> = changes.iter().flat_map(|c| c.0.iter().copied()).collect();
+    docs::append_chunk(tx, id, &chunk)?;
+    index::upsert_summary(tx, summary)?;
     Ok(UpdateOutcome::Stored)
 }
 
@@ -445,7 +486,9 @@ mod tests {
     use crate::local;
     use crate::store::Store;
     use crate::sync::request::{self, Outgoing};
-    use crate::testing::{now, office_actor, response, server_doc, store_as, update};
+    use crate::testing::{
+        changes_since, now, office_actor, response, server_doc, store_as, update,
+    };
 
     fn build(store: &Store) -> Outgoing {
         store
@@ -959,6 +1002,190 @@ mod tests {
             .read(|c| index::list(c, &Default::default()))
             .expect("list");
         assert_eq!(listed[0].priority, fieldsync_proto::Priority::P2);
+    }
+
+    /// A page of `updates`, complete.
+    fn page(cursor: u64, updates: Vec<DocUpdate>) -> SyncResponse {
+        let mut resp = response(cursor, Vec::new());
+        resp.updates = updates;
+        resp
+    }
+
+    fn chunks(store: &Store, id: WorkOrderId) -> usize {
+        store.read(|c| docs::chunk_count(c, id)).expect("chunks")
+    }
+
+    fn row(store: &Store, id: WorkOrderId) -> WorkOrderSummary {
+        store
+            .read(|c| index::list(c, &Default::default()))
+            .expect("list")
+            .into_iter()
+            .find(|s| s.id == id)
+            .expect("listed")
+    }
+
+    /// Office edits on the server copy: an emergency classification (P2) and a note.
+    fn office_edits(server: &mut WorkOrderDocument) {
+        let classify = Action::Classify {
+            category: fieldsync_proto::ProblemCategory::Hardware,
+            urgency: fieldsync_proto::Urgency::Emergency,
+            impact: fieldsync_proto::Impact::OneUnit,
+            tier: None,
+        };
+        server
+            .act(&classify, &office_actor(), now())
+            .expect("classify");
+        let admin = fieldsync_proto::Actor {
+            role: Role::Admin,
+            ..office_actor()
+        };
+        server
+            .act(
+                &Action::EditNotes {
+                    text: "[office]".into(),
+                },
+                &admin,
+                now(),
+            )
+            .expect("note");
+    }
+
+    #[test]
+    fn office_changes_are_filed_unread_under_the_servers_row() {
+        let (store, id, mut server) = tech_with_job();
+        let heads = server.heads();
+        office_edits(&mut server);
+        let sent = changes_since(&mut server, id, &heads);
+        let before = chunks(&store, id);
+
+        let applied = apply(&store, &build(&store), &page(6, vec![sent.clone()]));
+        assert_eq!(applied.changed, vec![id]);
+        assert!(applied.needs_resync.is_empty());
+        assert_eq!(chunks(&store, id), before + 1, "one chunk for the page");
+        assert_eq!(Some(row(&store, id)), sent.summary, "the server's row");
+
+        // The same page again (its answer was lost, say): filed without loading the document to
+        // see the changes are known, so stored again, and merged once when read.
+        apply(&store, &build(&store), &page(7, vec![sent.clone()]));
+        assert_eq!(chunks(&store, id), before + 2, "filed unread");
+        let view = store.read(|c| local::view(c, id, now())).expect("view");
+        assert_eq!(view.priority, fieldsync_proto::Priority::P2);
+        assert_eq!(view.notes, "[office]");
+        assert_eq!(Some(row(&store, id)), sent.summary);
+        let mut local = store
+            .read(|c| docs::load_document(c, id))
+            .expect("loads")
+            .expect("stored");
+        assert_eq!(local.heads(), server.heads());
+    }
+
+    #[test]
+    fn filed_changes_that_pile_up_are_compacted_after_the_sync() {
+        let (store, id, mut server) = tech_with_job();
+        let heads = server.heads();
+        office_edits(&mut server);
+        let sent = changes_since(&mut server, id, &heads);
+        for cursor in 6..6 + docs::COMPACT_AFTER_CHUNKS as u64 {
+            apply(&store, &build(&store), &page(cursor, vec![sent.clone()]));
+        }
+        assert!(chunks(&store, id) > docs::COMPACT_AFTER_CHUNKS);
+        let compacted = store
+            .write(|tx| docs::compact_piled_up(tx, 8, now()))
+            .expect("compact");
+        assert_eq!(compacted, 1);
+        assert_eq!(chunks(&store, id), 1);
+        let view = store.read(|c| local::view(c, id, now())).expect("view");
+        assert_eq!(view.notes, "[office]");
+        assert_eq!(view.priority, fieldsync_proto::Priority::P2);
+    }
+
+    #[test]
+    fn changes_to_a_work_order_with_local_edits_merge_with_them() {
+        let (store, id, mut server) = tech_with_job();
+        let heads = server.heads();
+        act(&store, id, Action::Accept);
+        // The acceptance is on its way up when the office's edits come down: the server's row
+        // does not know it yet, so the device derives its own.
+        let in_flight = build(&store);
+        assert_eq!(in_flight.request.push.len(), 1);
+        office_edits(&mut server);
+        let sent = changes_since(&mut server, id, &heads);
+        assert_eq!(
+            sent.summary.as_ref().map(|s| s.status),
+            Some(Status::Assigned)
+        );
+
+        let applied = apply(&store, &in_flight, &page(6, vec![sent]));
+        assert!(applied.needs_resync.is_empty());
+        let view = store.read(|c| local::view(c, id, now())).expect("view");
+        assert_eq!(view.status, Status::Accepted, "the local edit is kept");
+        assert_eq!(view.notes, "[office]", "the office's edit is merged");
+        let listed = row(&store, id);
+        assert_eq!(listed.status, Status::Accepted);
+        assert_eq!(listed.priority, fieldsync_proto::Priority::P2);
+        assert_eq!(pending(&store), 1);
+    }
+
+    #[test]
+    fn an_undecodable_change_asks_for_a_full_copy_and_stores_nothing() {
+        let (store, id, mut server) = tech_with_job();
+        let heads = server.heads();
+        office_edits(&mut server);
+        let mut sent = changes_since(&mut server, id, &heads);
+        let UpdatePayload::Changes(changes) = &mut sent.payload else {
+            unreachable!("changes_since sends changes");
+        };
+        let last = changes.last_mut().expect("two changes");
+        last.0.truncate(last.0.len() / 2);
+        let before = (chunks(&store, id), row(&store, id));
+
+        let applied = apply(&store, &build(&store), &page(6, vec![sent]));
+        assert_eq!(applied.needs_resync, vec![id]);
+        assert_eq!(resync_list(&store), vec![id]);
+        assert_eq!(
+            (chunks(&store, id), row(&store, id)),
+            before,
+            "nothing stored"
+        );
+        assert_eq!(cursor(&store), Cursor(6), "the rest of the page counts");
+        let view = store.read(|c| local::view(c, id, now())).expect("view");
+        assert_eq!(view.notes, "", "the local copy is as it was");
+    }
+
+    #[test]
+    fn changes_filed_without_what_they_build_on_make_the_copy_fetched_again() {
+        let (store, id, mut server) = tech_with_job();
+        let heads = server.heads();
+        office_edits(&mut server);
+        let mut sent = changes_since(&mut server, id, &heads);
+        // Only the note arrives; the classification it builds on does not.
+        if let UpdatePayload::Changes(changes) = &mut sent.payload {
+            changes.remove(0);
+        }
+        let applied = apply(&store, &build(&store), &page(6, vec![sent]));
+        assert!(applied.needs_resync.is_empty(), "not noticed unread");
+
+        let err = store
+            .read(|c| docs::load_document(c, id))
+            .expect_err("an incomplete copy");
+        assert!(matches!(err, Error::Corrupt { .. }), "{err:?}");
+        assert!(err.to_string().contains("missing"), "{err}");
+        // Asked for whole, and the server's copy makes it complete again.
+        let marked = store
+            .write(|tx| resync::fetch_again_unreadable(tx, id, &err.to_string(), now()))
+            .expect("mark");
+        assert!(marked);
+        let next = build(&store);
+        assert_eq!(next.request.resync, vec![id]);
+        apply(
+            &store,
+            &next,
+            &response(7, vec![(id, UpdatePayload::Snapshot(server.save()))]),
+        );
+        assert!(resync_list(&store).is_empty());
+        let view = store.read(|c| local::view(c, id, now())).expect("view");
+        assert_eq!(view.notes, "[office]");
+        assert_eq!(view.priority, fieldsync_proto::Priority::P2);
     }
 
     #[test]

@@ -70,9 +70,11 @@ pub(crate) async fn run(
 ) -> Result<SyncReport> {
     let result = rounds(store, remote, progress, changed).await;
     if result.is_ok() {
-        // Documents that local actions left in many pieces are rewritten now, off the path
-        // a person waits on. Failing here loses nothing: they are compacted another time.
-        match store.write(|tx| docs::compact_piled_up(tx, COMPACT_PER_SYNC)) {
+        // Documents that local actions or filed changes left in many pieces are rewritten now,
+        // off the path a person waits on. Failing here loses nothing: they are compacted
+        // another time.
+        let now = Timestamp::now();
+        match store.write(|tx| docs::compact_piled_up(tx, COMPACT_PER_SYNC, now)) {
             Ok(0) => {}
             Ok(n) => tracing::debug!(documents = n, "compacted after sync"),
             Err(e) => tracing::warn!(error = %e, "could not compact documents after sync"),

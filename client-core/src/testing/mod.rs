@@ -3,11 +3,11 @@
 
 pub(crate) mod fake_server;
 
-use fieldsync_proto::wire::{Cursor, DocUpdate, SyncResponse, UpdatePayload};
+use fieldsync_proto::wire::{ChangeBytes, Cursor, DocUpdate, SyncResponse, UpdatePayload};
 use fieldsync_proto::{
-    Actor, Asset, Contact, Customer, CustomerId, CustomerTier, DeviceId, Impact, IntakeChannel,
-    NewWorkOrder, ProblemCategory, Role, Site, Timestamp, Urgency, UserId, WorkOrderDocument,
-    WorkOrderId, WorkOrderSummary,
+    Actor, Asset, ChangeHash, Contact, Customer, CustomerId, CustomerTier, DeviceId, Impact,
+    IntakeChannel, NewWorkOrder, ProblemCategory, Role, Site, Timestamp, Urgency, UserId,
+    WorkOrderDocument, WorkOrderId, WorkOrderSummary,
 };
 
 use crate::session::{Owner, Session, StoredSession};
@@ -125,6 +125,26 @@ pub(crate) fn update(doc: WorkOrderId, payload: UpdatePayload) -> DocUpdate {
         doc,
         payload,
         summary,
+    }
+}
+
+/// The changes of the server copy made after `heads`, as the server sends them to a device that
+/// holds the document: with the index row of the state they lead to.
+pub(crate) fn changes_since(
+    server: &mut WorkOrderDocument,
+    doc: WorkOrderId,
+    heads: &[ChangeHash],
+) -> DocUpdate {
+    let changes = server
+        .changes_since(heads)
+        .into_iter()
+        .map(|(_, bytes)| ChangeBytes(bytes))
+        .collect();
+    let wo = server.read().expect("a readable server copy");
+    DocUpdate {
+        doc,
+        payload: UpdatePayload::Changes(changes),
+        summary: Some(WorkOrderSummary::new(&wo, now())),
     }
 }
 

@@ -27,6 +27,7 @@ pub async fn run_all(store: SharedStorage) {
     devices_and_sessions(store.clone()).await;
     commit_and_version_conflicts(store.clone()).await;
     change_log(store.clone()).await;
+    changes_with_their_summary(store.clone()).await;
     pull_scopes_and_paging(store.clone()).await;
     pull_reads_only_the_technicians_own_changes(store.clone()).await;
     deliveries(store.clone()).await;
@@ -321,9 +322,10 @@ pub async fn commit_and_version_conflicts(store: SharedStorage) {
     let log = store
         .changes_after(id, Seq(0), DeviceId::new())
         .await
-        .expect("changes");
+        .expect("changes")
+        .expect("some");
     assert_eq!(
-        log,
+        log.changes,
         vec![vec![1; 3]],
         "refused commits leave no change rows"
     );
@@ -368,29 +370,77 @@ pub async fn change_log(store: SharedStorage) {
     server.expected = Some(s2);
     commit_ok(&store, server).await;
 
-    let all = |except| store.changes_after(id, Seq(0), except);
+    let store = &store;
+    let changes = |after, except| async move {
+        store
+            .changes_after(id, after, except)
+            .await
+            .expect("changes after")
+            .map(|a| a.changes)
+    };
     assert_eq!(
-        all(DeviceId::new()).await.expect("all"),
-        vec![vec![1; 3], vec![2; 3], vec![3; 3], vec![4; 3]],
+        changes(Seq(0), DeviceId::new()).await,
+        Some(vec![vec![1; 3], vec![2; 3], vec![3; 3], vec![4; 3]]),
         "in commit order, and in the given order within a commit"
     );
     assert_eq!(
-        all(phone).await.expect("phone"),
-        vec![vec![3; 3], vec![4; 3]],
+        changes(Seq(0), phone).await,
+        Some(vec![vec![3; 3], vec![4; 3]]),
         "a device is not sent its own changes"
     );
     assert_eq!(
-        store
-            .changes_after(id, s1, DeviceId::new())
-            .await
-            .expect("after"),
-        vec![vec![3; 3], vec![4; 3]]
+        changes(s1, DeviceId::new()).await,
+        Some(vec![vec![3; 3], vec![4; 3]])
     );
     assert_eq!(
-        store.changes_after(id, s2, tablet).await.expect("after"),
-        vec![vec![4; 3]],
+        changes(s2, tablet).await,
+        Some(vec![vec![4; 3]]),
         "changes the server made go to every device"
     );
+}
+
+/// Changes come with the stored summary of the document they lead to, read with them; a
+/// document with nothing to send (or none at all) answers nothing.
+pub async fn changes_with_their_summary(store: SharedStorage) {
+    let id = WorkOrderId::new();
+    let tablet = DeviceId::new();
+    let mut create = new_doc(id, None, vec![change(1)]);
+    create.origin = Some(tablet);
+    let s1 = commit_ok(&store, create).await;
+    let tech = UserId::new();
+    let mut assign = new_doc(id, Some(tech), vec![change(2), change(3)]);
+    assign.expected = Some(s1);
+    let s2 = commit_ok(&store, assign).await;
+
+    let after = store
+        .changes_after(id, s1, tablet)
+        .await
+        .expect("changes after")
+        .expect("the assignment is new to the tablet");
+    assert_eq!(after.changes, vec![vec![2; 3], vec![3; 3]]);
+    assert_eq!(after.summary, summary(id, Some(tech)), "the latest summary");
+
+    let none = store.changes_after(id, s2, DeviceId::new()).await;
+    assert_eq!(
+        none.expect("changes after"),
+        None,
+        "nothing committed after the latest version"
+    );
+    let own = WorkOrderId::new();
+    let mut create = new_doc(own, None, vec![change(4)]);
+    create.origin = Some(tablet);
+    commit_ok(&store, create).await;
+    let none = store.changes_after(own, Seq(0), tablet).await;
+    assert_eq!(
+        none.expect("changes after"),
+        None,
+        "the tablet's own change is all there is"
+    );
+    let unknown = store
+        .changes_after(WorkOrderId::new(), Seq(0), tablet)
+        .await
+        .expect("changes after");
+    assert_eq!(unknown, None, "an unknown document");
 }
 
 pub async fn pull_scopes_and_paging(store: SharedStorage) {

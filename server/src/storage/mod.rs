@@ -116,6 +116,15 @@ pub struct StoredDocument {
     pub summary: WorkOrderSummary,
 }
 
+/// What a device that holds a document is sent of it: the changes it has not seen, and the
+/// stored index row of the state they lead to, read together so that the two always agree.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChangesAfter {
+    /// In commit order, and in the given order within a commit.
+    pub changes: Vec<Vec<u8>>,
+    pub summary: WorkOrderSummary,
+}
+
 /// One change to store with a commit.
 #[derive(Clone, PartialEq, Eq)]
 pub struct NewChange {
@@ -514,13 +523,14 @@ pub trait Storage: Send + Sync + 'static {
     ) -> Result<Vec<PullCandidate>, StorageError>;
     /// How many candidates there are in all (`limit` is ignored).
     async fn count_candidates(&self, query: CandidateQuery) -> Result<u64, StorageError>;
-    /// Changes of `doc` committed after `after` that did not come from `except`, in order.
+    /// Changes of `doc` committed after `after` that did not come from `except`, in order,
+    /// with the document's stored summary, in one read; `None` if there are no such changes.
     async fn changes_after(
         &self,
         doc: WorkOrderId,
         after: Seq,
         except: DeviceId,
-    ) -> Result<Vec<Vec<u8>>, StorageError>;
+    ) -> Result<Option<ChangesAfter>, StorageError>;
     /// Remembers what was sent to `device`, replacing earlier records of the same documents.
     async fn record_deliveries(
         &self,

@@ -86,7 +86,8 @@ impl Page {
 /// One update to send, and what to remember having sent.
 struct Update {
     payload: UpdatePayload,
-    /// The stored index row, sent along with a snapshot.
+    /// The stored index row of the state the update leads to, sent along with a snapshot or
+    /// changes so that a device holding nothing else of the document need not derive it.
     summary: Option<WorkOrderSummary>,
     delivery: Option<Delivery>,
 }
@@ -160,16 +161,15 @@ async fn update_for(
         });
     }
     if device_has(req, candidate) {
-        let changes = storage
+        let Some(after) = storage
             .changes_after(candidate.doc, Seq(req.cursor.0), req.device)
-            .await?;
-        if changes.is_empty() {
+            .await?
+        else {
             return Ok(None);
-        }
-        let changes = changes.into_iter().map(ChangeBytes).collect();
+        };
         return Ok(Some(Update {
-            payload: UpdatePayload::Changes(changes),
-            summary: None,
+            payload: UpdatePayload::Changes(after.changes.into_iter().map(ChangeBytes).collect()),
+            summary: Some(after.summary),
             delivery: None,
         }));
     }

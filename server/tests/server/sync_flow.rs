@@ -348,7 +348,7 @@ async fn cursors_beyond_the_log_skip_nothing_new() {
 }
 
 #[tokio::test]
-async fn snapshots_carry_the_stored_index_row_and_changes_do_not() {
+async fn snapshots_and_changes_carry_the_stored_index_row() {
     let h = Harness::new().await;
     let office = h.device("dispatch", Role::Dispatcher).await;
     let mut tech = h.device("tech", Role::Technician).await;
@@ -375,7 +375,7 @@ async fn snapshots_carry_the_stored_index_row_and_changes_do_not() {
     assert_eq!(summary.assignee, Some(tech.user));
     assert_eq!(summary.resolution_due, derived.resolution_due);
 
-    // A later office edit reaches the device as changes, which the device folds itself.
+    // A later office edit reaches the device as changes, with the index row they lead to.
     let (status, body) = h
         .post(
             &format!("/v1/work-orders/{wo}/actions"),
@@ -387,9 +387,19 @@ async fn snapshots_carry_the_stored_index_row_and_changes_do_not() {
     assert_eq!(status, StatusCode::OK, "{body}");
     let (_, second) = tech.sync(&h, Vec::new()).await;
     let update = second.updates.iter().find(|u| u.doc == wo).expect("sent");
-    assert!(
-        matches!(update.payload, UpdatePayload::Changes(_)),
-        "{update:?}"
-    );
-    assert_eq!(update.summary, None);
+    let UpdatePayload::Changes(changes) = &update.payload else {
+        panic!("a document the device has comes as changes: {update:?}");
+    };
+    let mut doc = WorkOrderDocument::load(bytes).expect("readable");
+    doc.apply_changes(changes).expect("the changes apply");
+    let derived =
+        fieldsync_proto::WorkOrderSummary::new(&doc.read().expect("readable"), summary.created_at);
+    let after = update
+        .summary
+        .as_ref()
+        .expect("changes come with the index row they lead to");
+    assert_eq!(after.id, wo);
+    assert_eq!(after.priority, derived.priority);
+    assert_ne!(after.priority, summary.priority, "the row of the new state");
+    assert_eq!(after.resolution_due, derived.resolution_due);
 }

@@ -12,9 +12,9 @@ use tokio_postgres::Row;
 
 use super::convert::{count_from_db, db_err, parse, seq_from_db, seq_to_db};
 use crate::storage::{
-    open_job_holder, CandidateQuery, CommitNotice, CommitOutcome, Delivery, DeliveryRecord,
-    DocumentCommit, ListedWorkOrder, PullCandidate, Scope, Seq, StorageError, StoredDocument,
-    SummaryPage, WorkOrderQuery,
+    open_job_holder, CandidateQuery, ChangesAfter, CommitNotice, CommitOutcome, Delivery,
+    DeliveryRecord, DocumentCommit, ListedWorkOrder, PullCandidate, Scope, Seq, StorageError,
+    StoredDocument, SummaryPage, WorkOrderQuery,
 };
 
 /// Notices kept in `commit_notices` for a listener catching up after a reconnect. More than a
@@ -683,20 +683,32 @@ pub async fn changes_after(
     doc: WorkOrderId,
     after: Seq,
     except: DeviceId,
-) -> Result<Vec<Vec<u8>>, StorageError> {
+) -> Result<Option<ChangesAfter>, StorageError> {
+    // The summary rides along on every row: one statement reads both from the same snapshot.
     let stmt = c
-        .prepare_cached(
-            "SELECT bytes FROM changes
-             WHERE doc = $1 AND seq > $2 AND origin_device IS DISTINCT FROM $3
-             ORDER BY seq, position",
-        )
+        .prepare_cached(&format!(
+            "SELECT d.*, c.bytes
+             FROM (SELECT {SUMMARY_COLUMNS} FROM documents WHERE id = $1) AS d
+             JOIN changes AS c ON c.doc = d.id
+             WHERE c.seq > $2 AND c.origin_device IS DISTINCT FROM $3
+             ORDER BY c.seq, c.position"
+        ))
         .await
         .map_err(db_err)?;
     let rows = c
         .query(&stmt, &[&doc.0, &seq_to_db(after), &except.0])
         .await
         .map_err(db_err)?;
-    rows.iter().map(|r| r.try_get(0).map_err(db_err)).collect()
+    let Some(first) = rows.first() else {
+        return Ok(None);
+    };
+    Ok(Some(ChangesAfter {
+        summary: summary_from_row(first)?,
+        changes: rows
+            .iter()
+            .map(|r| r.try_get(14).map_err(db_err))
+            .collect::<Result<_, _>>()?,
+    }))
 }
 
 pub async fn record_deliveries(

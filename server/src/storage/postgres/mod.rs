@@ -64,10 +64,10 @@ use tokio_postgres::{IsolationLevel, NoTls};
 
 use self::convert::{db_err, explain};
 use super::{
-    AuditQuery, CandidateQuery, CommitNotice, CommitOutcome, Delivery, DeliveryRecord,
-    DocumentCommit, NewAuditEntry, NewSession, Part, PullCandidate, ReviewResolution, SafetyLevel,
-    Seq, Session, Storage, StorageError, StoredDocument, SummaryPage, TokenHash, User, UserRecord,
-    WorkOrderQuery, COMMIT_FEED_CAPACITY,
+    AuditQuery, CandidateQuery, ChangesAfter, CommitNotice, CommitOutcome, Delivery,
+    DeliveryRecord, DocumentCommit, NewAuditEntry, NewSession, Part, PullCandidate,
+    ReviewResolution, SafetyLevel, Seq, Session, Storage, StorageError, StoredDocument,
+    SummaryPage, TokenHash, User, UserRecord, WorkOrderQuery, COMMIT_FEED_CAPACITY,
 };
 
 /// Connections each instance keeps at most (plus one that listens). PostgreSQL allows 100 by
@@ -403,7 +403,7 @@ impl Storage for PostgresStorage {
         doc: WorkOrderId,
         after: Seq,
         except: DeviceId,
-    ) -> Result<Vec<Vec<u8>>, StorageError> {
+    ) -> Result<Option<ChangesAfter>, StorageError> {
         documents::changes_after(&self.client().await?, doc, after, except).await
     }
 

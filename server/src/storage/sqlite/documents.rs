@@ -12,9 +12,9 @@ use rusqlite::{params, params_from_iter, OptionalExtension, Row, Transaction};
 use super::convert::{count_from_db, parse, parse_opt, seq_from_db, seq_to_db};
 use super::db_err;
 use crate::storage::{
-    open_job_holder, CandidateQuery, CommitOutcome, Delivery, DeliveryRecord, DocumentCommit,
-    ListedWorkOrder, PullCandidate, Scope, Seq, StorageError, StoredDocument, SummaryPage,
-    WorkOrderQuery,
+    open_job_holder, CandidateQuery, ChangesAfter, CommitOutcome, Delivery, DeliveryRecord,
+    DocumentCommit, ListedWorkOrder, PullCandidate, Scope, Seq, StorageError, StoredDocument,
+    SummaryPage, WorkOrderQuery,
 };
 
 const SUMMARY_COLUMNS: &str = "id, number, status, priority, customer_name, tier, region, \
@@ -484,21 +484,40 @@ pub fn changes_after(
     doc: WorkOrderId,
     after: Seq,
     except: DeviceId,
-) -> Result<Vec<Vec<u8>>, StorageError> {
+) -> Result<Option<ChangesAfter>, StorageError> {
+    // The summary rides along on every row: one statement reads both from the same state.
     let mut stmt = tx
-        .prepare_cached(
-            "SELECT bytes FROM changes
-             WHERE doc = ?1 AND seq > ?2 AND (origin_device IS NULL OR origin_device <> ?3)
-             ORDER BY seq, rowid",
-        )
+        .prepare_cached(&format!(
+            "SELECT d.*, c.bytes
+             FROM (SELECT {SUMMARY_COLUMNS} FROM documents WHERE id = ?1) AS d
+             JOIN changes AS c ON c.doc = d.id
+             WHERE c.seq > ?2 AND (c.origin_device IS NULL OR c.origin_device <> ?3)
+             ORDER BY c.seq, c.rowid"
+        ))
         .map_err(db_err)?;
-    let rows = stmt
-        .query_map(
-            params![doc.to_string(), seq_to_db(after), except.to_string()],
-            |r| r.get::<_, Vec<u8>>(0),
-        )
+    let mut rows = stmt
+        .query(params![
+            doc.to_string(),
+            seq_to_db(after),
+            except.to_string()
+        ])
         .map_err(db_err)?;
-    rows.map(|r| r.map_err(db_err)).collect()
+    let mut summary = None;
+    let mut changes = Vec::new();
+    while let Some(row) = rows.next().map_err(db_err)? {
+        if summary.is_none() {
+            summary = Some(SummaryRow::read(row, 0).map_err(db_err)?);
+        }
+        changes.push(row.get::<_, Vec<u8>>(14).map_err(db_err)?);
+    }
+    summary
+        .map(|s| {
+            Ok(ChangesAfter {
+                changes,
+                summary: s.into_summary()?,
+            })
+        })
+        .transpose()
 }
 
 pub fn record_deliveries(

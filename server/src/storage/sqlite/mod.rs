@@ -26,10 +26,10 @@ use fieldsync_proto::{
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
 use super::{
-    AuditQuery, CandidateQuery, CommitNotice, CommitOutcome, Delivery, DeliveryRecord,
-    DocumentCommit, NewAuditEntry, NewSession, Part, PullCandidate, ReviewResolution, SafetyLevel,
-    Seq, Session, Storage, StorageError, StoredDocument, SummaryPage, TokenHash, User, UserRecord,
-    WorkOrderQuery, COMMIT_FEED_CAPACITY,
+    AuditQuery, CandidateQuery, ChangesAfter, CommitNotice, CommitOutcome, Delivery,
+    DeliveryRecord, DocumentCommit, NewAuditEntry, NewSession, Part, PullCandidate,
+    ReviewResolution, SafetyLevel, Seq, Session, Storage, StorageError, StoredDocument,
+    SummaryPage, TokenHash, User, UserRecord, WorkOrderQuery, COMMIT_FEED_CAPACITY,
 };
 
 /// Reader connections at most. A read waits (without holding a thread) for one to be free
@@ -501,7 +501,7 @@ impl Storage for SqliteStorage {
         doc: WorkOrderId,
         after: Seq,
         except: DeviceId,
-    ) -> Result<Vec<Vec<u8>>, StorageError> {
+    ) -> Result<Option<ChangesAfter>, StorageError> {
         self.read(move |tx| documents::changes_after(tx, doc, after, except))
             .await
     }
