@@ -597,25 +597,20 @@ const CANDIDATES_ALL: &str = "SELECT d.id, d.updated_seq, dd.sent_seq, dd.remove
 
 const COUNT_ALL: &str = "SELECT COUNT(*) FROM documents WHERE updated_seq > $1";
 
-/// Candidates of a technician's (`$3`) device: their own documents updated after the cursor,
-/// read through the index on (assignee, updated_seq), then the documents device `$1` was sent
-/// that are now someone else's (or no one's), read through that device's `device_docs` rows.
-/// The two halves never share a row, so neither reads what every other technician changed.
-const CANDIDATES_ASSIGNED: &str = "SELECT d.id, d.updated_seq, dd.sent_seq, dd.removed, TRUE
+/// Candidates of a technician's (`$3`) device: the documents updated after the cursor that are
+/// theirs or that device `$1` was sent (to tell it when one left their hands). Its work grows
+/// with what changed after the cursor, never with how much the device was sent before.
+const CANDIDATES_ASSIGNED: &str = "SELECT d.id, d.updated_seq, dd.sent_seq, dd.removed,
+         COALESCE(d.assignee = $3, FALSE)
      FROM documents d
      LEFT JOIN device_docs dd ON dd.device = $1 AND dd.doc = d.id
-     WHERE d.assignee = $3 AND d.updated_seq > $2
-     UNION ALL
-     SELECT d.id, d.updated_seq, dd.sent_seq, dd.removed, FALSE
-     FROM device_docs dd
-     JOIN documents d ON d.id = dd.doc
-     WHERE dd.device = $1 AND d.updated_seq > $2 AND d.assignee IS DISTINCT FROM $3
-     ORDER BY updated_seq LIMIT $4";
+     WHERE d.updated_seq > $2 AND (d.assignee = $3 OR dd.doc IS NOT NULL)
+     ORDER BY d.updated_seq LIMIT $4";
 
-const COUNT_ASSIGNED: &str = "SELECT
-         (SELECT COUNT(*) FROM documents WHERE assignee = $3 AND updated_seq > $2)
-       + (SELECT COUNT(*) FROM device_docs dd JOIN documents d ON d.id = dd.doc
-          WHERE dd.device = $1 AND d.updated_seq > $2 AND d.assignee IS DISTINCT FROM $3)";
+const COUNT_ASSIGNED: &str = "SELECT COUNT(*)
+     FROM documents d
+     LEFT JOIN device_docs dd ON dd.device = $1 AND dd.doc = d.id
+     WHERE d.updated_seq > $2 AND (d.assignee = $3 OR dd.doc IS NOT NULL)";
 
 pub async fn candidates(
     c: &impl GenericClient,
