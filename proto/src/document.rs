@@ -126,24 +126,30 @@ impl WorkOrderDocument {
     }
 
     /// Loads a document from stored chunks (a snapshot followed by incremental saves).
+    /// Automerge 0.12 panics on some well-formed but inconsistent chunks; those are refused as
+    /// corrupt like any other bad bytes.
     pub fn load_chunks<'a>(
         chunks: impl IntoIterator<Item = &'a [u8]>,
     ) -> Result<Self, DocumentError> {
-        let mut doc = AutoCommit::new_with_encoding(TEXT_ENCODING);
         let mut chunks = chunks.into_iter();
-        if let Some(first) = chunks.next() {
-            doc.load_incremental(first)
-                .map_err(|e| DocumentError::Corrupt(e.to_string()))?;
-        }
+        let first = chunks.next();
         // The rest merged in one go: Automerge applies them as one batch, several times
         // faster than one merge per chunk once a document has gathered many pieces.
         let rest: Vec<u8> = chunks.flatten().copied().collect();
-        if !rest.is_empty() {
-            doc.load_incremental(&rest)
-                .map_err(|e| DocumentError::Corrupt(e.to_string()))?;
-        }
+        let loaded = std::panic::catch_unwind(|| {
+            let mut doc = AutoCommit::new_with_encoding(TEXT_ENCODING);
+            for bytes in first
+                .into_iter()
+                .chain((!rest.is_empty()).then_some(&rest[..]))
+            {
+                doc.load_incremental(bytes)
+                    .map_err(|e| DocumentError::Corrupt(e.to_string()))?;
+            }
+            Ok::<_, DocumentError>(doc)
+        })
+        .map_err(|_| DocumentError::Corrupt("the stored changes are inconsistent".into()))?;
         Ok(Self {
-            doc,
+            doc: loaded?,
             pinned_actor: false,
         })
     }

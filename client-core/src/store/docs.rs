@@ -37,12 +37,9 @@ pub(crate) fn load_document(
         what: format!("work order {doc} cannot be loaded ({why})"),
     };
     // Chunks are filed unread by the sync (see `sync::apply`): reading them is where a bad one
-    // shows, and Automerge may panic on some, so a panic is a damaged copy like any other.
-    let loaded = std::panic::catch_unwind(|| {
-        WorkOrderDocument::load_chunks(chunks.iter().map(Vec::as_slice))
-    })
-    .map_err(|_| unloadable("the stored changes are inconsistent".into()))?;
-    let mut loaded = loaded.map_err(|e| unloadable(e.to_string()))?;
+    // shows, as a damaged copy.
+    let mut loaded = WorkOrderDocument::load_chunks(chunks.iter().map(Vec::as_slice))
+        .map_err(|e| unloadable(e.to_string()))?;
     // A change filed without the ones it builds on loads, but waits unapplied: the copy is
     // incomplete, and only a full copy from the server makes it whole.
     let missing = loaded.missing_dependencies();
