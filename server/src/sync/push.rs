@@ -423,6 +423,13 @@ pub fn plan(
 /// are merged, and the waiting commits share one durable write (SQLite's group commit).
 const PUSH_IN_FLIGHT: usize = 32;
 
+/// The cores this process may use, read once: asking the system reads cgroup files, which
+/// has no place on every push.
+fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(2, usize::from))
+}
+
 /// Pushes every document, several at a time, merging at most as many at once as there are
 /// cores; the results keep the order of `docs`. A rejected document does not stop the others;
 /// a storage failure stops the request (what was committed stays, and a retry is idempotent).
@@ -439,8 +446,7 @@ pub async fn push_all(
     let mut seen = std::collections::HashSet::with_capacity(docs.len());
     let distinct = docs.iter().all(|push| seen.insert(push.doc));
     let in_flight = if distinct { PUSH_IN_FLIGHT } else { 1 };
-    let cores = std::thread::available_parallelism().map_or(2, usize::from);
-    let merging = Arc::new(Semaphore::new(cores));
+    let merging = Arc::new(Semaphore::new(cores()));
     let pushes = docs.into_iter().map(|push| {
         let merging = merging.clone();
         async move {
