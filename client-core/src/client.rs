@@ -462,6 +462,27 @@ mod tests {
         (dir, client)
     }
 
+    /// Technician "ana", logged in, whose first sync (ending at `cursor`) brought one job.
+    async fn synced_with_one_job(
+        server: &FakeServer,
+        cursor: u64,
+    ) -> (
+        tempfile::TempDir,
+        Client,
+        WorkOrderId,
+        fieldsync_proto::WorkOrderDocument,
+    ) {
+        let tech = server.user("ana", Role::Technician, PASSWORD);
+        let (dir, client) = logged_in(server, "ana").await;
+        let (a, mut doc_a) = server_doc(tech);
+        server.lock().pages.push_back(response(
+            cursor,
+            vec![(a, UpdatePayload::Snapshot(doc_a.save()))],
+        ));
+        client.sync().await.expect("first sync");
+        (dir, client, a, doc_a)
+    }
+
     #[tokio::test]
     async fn login_stores_the_session_and_keeps_the_device_id() {
         let server = FakeServer::start().await;
@@ -550,14 +571,7 @@ mod tests {
     #[tokio::test]
     async fn changes_filed_without_what_they_build_on_are_fetched_again_when_opened() {
         let server = FakeServer::start().await;
-        let tech = server.user("ana", Role::Technician, PASSWORD);
-        let (_dir, client) = logged_in(&server, "ana").await;
-        let (a, mut doc_a) = server_doc(tech);
-        server.lock().pages.push_back(response(
-            1,
-            vec![(a, UpdatePayload::Snapshot(doc_a.save()))],
-        ));
-        client.sync().await.expect("first sync");
+        let (_dir, client, a, mut doc_a) = synced_with_one_job(&server, 1).await;
 
         // Two office edits; the device is sent only the second, which builds on the first. It
         // is filed unread, so the gap shows when the work order is opened.
@@ -655,14 +669,7 @@ mod tests {
     #[tokio::test]
     async fn an_unreachable_server_leaves_everything_in_place() {
         let server = FakeServer::start().await;
-        let tech = server.user("ana", Role::Technician, PASSWORD);
-        let (_dir, client) = logged_in(&server, "ana").await;
-        let (a, mut doc_a) = server_doc(tech);
-        server.lock().pages.push_back(response(
-            1,
-            vec![(a, UpdatePayload::Snapshot(doc_a.save()))],
-        ));
-        client.sync().await.expect("sync");
+        let (_dir, client, a, _) = synced_with_one_job(&server, 1).await;
         client.accept(a).expect("accept");
 
         let closed = std::net::TcpListener::bind("127.0.0.1:0")
@@ -727,14 +734,7 @@ mod tests {
     #[tokio::test]
     async fn a_revoked_device_removes_its_data_and_says_so() {
         let server = FakeServer::start().await;
-        let tech = server.user("ana", Role::Technician, PASSWORD);
-        let (_dir, client) = logged_in(&server, "ana").await;
-        let (a, mut doc_a) = server_doc(tech);
-        server.lock().pages.push_back(response(
-            4,
-            vec![(a, UpdatePayload::Snapshot(doc_a.save()))],
-        ));
-        client.sync().await.expect("sync");
+        let (_dir, client, a, _) = synced_with_one_job(&server, 4).await;
         client.accept(a).expect("accept");
         server.lock().revoked = true;
 
