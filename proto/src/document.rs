@@ -177,7 +177,8 @@ impl WorkOrderDocument {
 
     /// The typed work order.
     pub fn read(&self) -> Result<WorkOrder, DocumentError> {
-        autosurgeon::hydrate(&self.doc).map_err(|e| DocumentError::Schema(e.to_string()))
+        autosurgeon::hydrate(&crate::snapshot::Snapshot::take(&self.doc))
+            .map_err(|e| DocumentError::Schema(e.to_string()))
     }
 
     /// Reads the work order and checks it is the expected one and keeps every rule.

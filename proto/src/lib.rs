@@ -26,6 +26,7 @@ mod priority;
 pub mod rules;
 mod shape;
 mod sla;
+mod snapshot;
 mod status;
 mod stock;
 mod time;

@@ -1,0 +1,342 @@
+//! A read-only copy of a document's current values, taken in one pass. Reading a whole work
+//! order looks every field up by key; Automerge answers each lookup with a search through the
+//! document's columns, while this copy answers from memory. It serves exactly the values
+//! Automerge would (the winning value of each key, in the same order) and asks the document
+//! itself for anything it does not hold.
+
+use std::collections::HashMap;
+use std::ops::RangeBounds;
+
+use automerge::{AutoCommit, AutomergeError, ObjId, ObjType, Prop, Value, ValueRef};
+
+/// The current values of one object.
+enum Values {
+    /// Each key with its winning value and the id of that value.
+    Map(Vec<(String, Value<'static>, ObjId)>),
+    /// Each element with its id.
+    List(Vec<(Value<'static>, ObjId)>),
+    Text(String),
+}
+
+/// A document's current values, object by object.
+pub(crate) struct Snapshot<'d> {
+    doc: &'d AutoCommit,
+    objects: HashMap<ObjId, (ObjType, Values)>,
+}
+
+impl<'d> Snapshot<'d> {
+    /// Copies every object reachable from the root of `doc`.
+    pub fn take(doc: &'d AutoCommit) -> Self {
+        use automerge::ReadDoc as _;
+        let mut objects = HashMap::new();
+        let mut pending = vec![(automerge::ROOT, ObjType::Map)];
+        while let Some((obj, kind)) = pending.pop() {
+            let mut child = |value: &ValueRef<'_>, id: &ObjId| {
+                if let ValueRef::Object(kind) = value {
+                    pending.push((id.clone(), *kind));
+                }
+            };
+            let values = match kind {
+                ObjType::Map | ObjType::Table => Values::Map(
+                    doc.map_range(&obj, ..)
+                        .map(|item| {
+                            let id = item.id();
+                            child(&item.value, &id);
+                            (item.key.into_owned(), Value::from(item.value), id)
+                        })
+                        .collect(),
+                ),
+                ObjType::List => Values::List(
+                    doc.list_range(&obj, ..)
+                        .map(|item| {
+                            let id = item.id();
+                            child(&item.value, &id);
+                            (Value::from(item.value), id)
+                        })
+                        .collect(),
+                ),
+                ObjType::Text => match doc.text(&obj) {
+                    Ok(text) => Values::Text(text),
+                    // Left to the document, which reports the error where it is read.
+                    Err(_) => continue,
+                },
+            };
+            objects.insert(obj, (kind, values));
+        }
+        Snapshot { doc, objects }
+    }
+
+    fn values(&self, obj: &ObjId) -> Option<&Values> {
+        self.objects.get(obj).map(|(_, values)| values)
+    }
+}
+
+fn borrowed<'a>(value: &'a Value<'static>, id: &ObjId) -> (Value<'a>, ObjId) {
+    let value = match value {
+        Value::Object(kind) => Value::Object(*kind),
+        Value::Scalar(scalar) => Value::Scalar(std::borrow::Cow::Borrowed(scalar.as_ref())),
+    };
+    (value, id.clone())
+}
+
+impl autosurgeon::ReadDoc for Snapshot<'_> {
+    type Parents<'a>
+        = automerge::Parents<'a>
+    where
+        Self: 'a;
+
+    fn get_heads(&self) -> Vec<automerge::ChangeHash> {
+        autosurgeon::ReadDoc::get_heads(self.doc)
+    }
+
+    fn get<P: Into<Prop>>(
+        &self,
+        obj: &ObjId,
+        prop: P,
+    ) -> Result<Option<(Value<'_>, ObjId)>, AutomergeError> {
+        let prop = prop.into();
+        match (self.values(obj), &prop) {
+            (Some(Values::Map(entries)), Prop::Map(key)) => Ok(entries
+                .iter()
+                .find(|(k, _, _)| k == key)
+                .map(|(_, value, id)| borrowed(value, id))),
+            (Some(Values::List(items)), Prop::Seq(index)) if *index < items.len() => {
+                let (value, id) = &items[*index];
+                Ok(Some(borrowed(value, id)))
+            }
+            _ => autosurgeon::ReadDoc::get(self.doc, obj, prop),
+        }
+    }
+
+    fn object_type<O: AsRef<ObjId>>(&self, obj: O) -> Option<ObjType> {
+        match self.objects.get(obj.as_ref()) {
+            Some((kind, _)) => Some(*kind),
+            None => autosurgeon::ReadDoc::object_type(self.doc, obj),
+        }
+    }
+
+    fn map_range<'a, O, R>(&'a self, obj: O, range: R) -> automerge::iter::MapRange<'a>
+    where
+        R: RangeBounds<String> + 'a,
+        O: AsRef<ObjId>,
+        R: RangeBounds<String>,
+    {
+        autosurgeon::ReadDoc::map_range(self.doc, obj, range)
+    }
+
+    fn list_range<O: AsRef<ObjId>, R: RangeBounds<usize>>(
+        &self,
+        obj: O,
+        range: R,
+    ) -> automerge::iter::ListRange<'_> {
+        autosurgeon::ReadDoc::list_range(self.doc, obj, range)
+    }
+
+    fn length<O: AsRef<ObjId>>(&self, obj: O) -> usize {
+        match self.values(obj.as_ref()) {
+            Some(Values::Map(entries)) => entries.len(),
+            Some(Values::List(items)) => items.len(),
+            Some(Values::Text(_)) | None => autosurgeon::ReadDoc::length(self.doc, obj),
+        }
+    }
+
+    fn text<O: AsRef<ObjId>>(&self, obj: O) -> Result<String, AutomergeError> {
+        match self.values(obj.as_ref()) {
+            Some(Values::Text(text)) => Ok(text.clone()),
+            _ => autosurgeon::ReadDoc::text(self.doc, obj),
+        }
+    }
+
+    fn parents<O: AsRef<ObjId>>(&self, obj: O) -> Result<Self::Parents<'_>, AutomergeError> {
+        autosurgeon::ReadDoc::parents(self.doc, obj)
+    }
+
+    fn is_empty(&self) -> bool {
+        match self.values(&automerge::ROOT) {
+            Some(Values::Map(entries)) => entries.is_empty(),
+            _ => autosurgeon::ReadDoc::is_empty(self.doc),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use automerge::transaction::Transactable;
+    use automerge::{ActorId, ReadDoc as _, ROOT};
+
+    use super::*;
+    use crate::{
+        Action, Actor, Asset, Contact, Customer, CustomerTier, DeviceId, Impact, IntakeChannel,
+        Measurement, NewPartUsage, NewRepairRecord, NewWorkOrder, ProblemCategory, Role, Site,
+        Timestamp, Urgency, UserId, WorkOrder, WorkOrderDocument, WorkOrderId,
+    };
+
+    const NOW: Timestamp = Timestamp(1_700_000_000_000);
+
+    fn someone(role: Role) -> Actor {
+        Actor {
+            user: UserId::new(),
+            role,
+            device: DeviceId::new(),
+        }
+    }
+
+    /// A job with a history: status steps, parts, a repair record with measurements, notes.
+    fn worked_job() -> (WorkOrderDocument, Actor, Actor) {
+        let (tech, office) = (someone(Role::Technician), someone(Role::Dispatcher));
+        let new = NewWorkOrder {
+            channel: IntakeChannel::Phone,
+            customer: Customer {
+                id: Default::default(),
+                name: "Harbor Bakery".into(),
+                tier: CustomerTier::Standard,
+                site: Site {
+                    address: "1 Quay St".into(),
+                    region: "north".into(),
+                    latitude: 53.5,
+                    longitude: 10.0,
+                },
+                contact: Contact::default(),
+            },
+            asset: Asset::default(),
+            category: ProblemCategory::Hardware,
+            urgency: Urgency::Normal,
+            impact: Impact::OneUnit,
+            description: "Oven does not heat".into(),
+            schedule: None,
+            assignee: Some(tech.user),
+        };
+        let (mut doc, _, _) =
+            WorkOrderDocument::create(WorkOrderId::new(), new, &office, NOW).expect("create");
+        let steps = [
+            Action::Accept,
+            Action::StartTravel,
+            Action::Arrive,
+            Action::StartWork,
+            Action::RecordPartUsage(NewPartUsage {
+                part_number: "FUSE-10A".into(),
+                quantity: 2,
+                source_location: "VAN-07".into(),
+                serial: Some("SN-1".into()),
+                refurbished: false,
+            }),
+            Action::AddRepairRecord(NewRepairRecord {
+                diagnosis: "Thermostat stuck".into(),
+                action_taken: "Replaced thermostat".into(),
+                measurements: vec![Measurement {
+                    name: "temperature".into(),
+                    value: 182.5,
+                    unit: "C".into(),
+                }],
+            }),
+            Action::EditNotes {
+                text: "Gate code 4712; Hund im Hof, freundlich".into(),
+            },
+        ];
+        for (i, step) in steps.iter().enumerate() {
+            doc.act(step, &tech, NOW.plus_minutes(i as i64 + 1))
+                .expect("act");
+        }
+        (doc, tech, office)
+    }
+
+    /// Every answer the snapshot gives is the document's own, object by object.
+    fn answers_like_the_document(doc: &AutoCommit) {
+        let snapshot = Snapshot::take(doc);
+        assert!(!snapshot.objects.is_empty());
+        for (obj, (kind, values)) in &snapshot.objects {
+            assert_eq!(Some(*kind), autosurgeon::ReadDoc::object_type(doc, obj));
+            assert_eq!(
+                autosurgeon::ReadDoc::length(&snapshot, obj),
+                autosurgeon::ReadDoc::length(doc, obj)
+            );
+            match values {
+                Values::Map(entries) => {
+                    let mut keys: Vec<String> = entries.iter().map(|e| e.0.clone()).collect();
+                    keys.push("not-a-key".into());
+                    for key in keys {
+                        assert_eq!(
+                            autosurgeon::ReadDoc::get(&snapshot, obj, key.as_str())
+                                .expect("snapshot"),
+                            doc.get(obj, key.as_str()).expect("document"),
+                            "key {key}"
+                        );
+                    }
+                }
+                Values::List(items) => {
+                    for index in 0..=items.len() {
+                        assert_eq!(
+                            autosurgeon::ReadDoc::get(&snapshot, obj, index).expect("snapshot"),
+                            doc.get(obj, index).expect("document"),
+                            "index {index}"
+                        );
+                    }
+                }
+                Values::Text(text) => {
+                    assert_eq!(text, &doc.text(obj).expect("text"));
+                    assert_eq!(
+                        autosurgeon::ReadDoc::text(&snapshot, obj).expect("text"),
+                        doc.text(obj).expect("text")
+                    );
+                }
+            }
+        }
+        let through_snapshot: Result<WorkOrder, _> = autosurgeon::hydrate(&snapshot);
+        let direct: Result<WorkOrder, _> = autosurgeon::hydrate(doc);
+        assert_eq!(
+            through_snapshot.map_err(|e| e.to_string()),
+            direct.map_err(|e| e.to_string())
+        );
+    }
+
+    #[test]
+    fn a_worked_job_reads_the_same_through_the_snapshot() {
+        let (doc, _, _) = worked_job();
+        answers_like_the_document(doc.automerge());
+        let direct: WorkOrder = autosurgeon::hydrate(doc.automerge()).expect("read");
+        assert_eq!(doc.read().expect("read"), direct);
+        assert_eq!(direct.part_usages.len(), 1);
+        assert_eq!(direct.repair_records[0].measurements.len(), 1);
+    }
+
+    #[test]
+    fn conflicts_and_deletions_read_the_winning_value_as_the_document_does() {
+        let (doc, _, _) = worked_job();
+        let mut a = doc.automerge().clone();
+        let mut b = doc.automerge().clone();
+        a.set_actor(ActorId::from(vec![1u8; 16]));
+        b.set_actor(ActorId::from(vec![2u8; 16]));
+        // The same keys written on both sides, and a list changed on both.
+        a.put(ROOT, "description", "Heats unevenly").expect("put");
+        b.put(ROOT, "description", "Does not heat at all")
+            .expect("put");
+        a.put(ROOT, "urgency", "high").expect("put");
+        b.put(ROOT, "urgency", "emergency").expect("put");
+        let (_, events) = a.get(ROOT, "status_events").expect("get").expect("events");
+        a.delete(&events, 1).expect("delete");
+        let (_, parts) = b.get(ROOT, "part_usages").expect("get").expect("parts");
+        let (_, first) = b.get(&parts, 0).expect("get").expect("first");
+        b.put(&first, "quantity", 5).expect("put");
+        b.delete(ROOT, "attachments").expect("delete");
+        a.merge(&mut b).expect("merge");
+        answers_like_the_document(&a);
+        let wo: WorkOrder = autosurgeon::hydrate(&Snapshot::take(&a)).expect("read");
+        assert_eq!(wo.part_usages[0].quantity, 5);
+    }
+
+    #[test]
+    fn values_of_the_wrong_kind_fail_the_same_way() {
+        let (doc, _, _) = worked_job();
+        let mut raw = doc.automerge().clone();
+        raw.put(ROOT, "urgency", 7).expect("put");
+        answers_like_the_document(&raw);
+        assert!(autosurgeon::hydrate::<_, WorkOrder>(&Snapshot::take(&raw)).is_err());
+
+        let mut raw = doc.automerge().clone();
+        raw.put_object(ROOT, "notes", automerge::ObjType::List)
+            .expect("put");
+        raw.put_object(ROOT, "customer", automerge::ObjType::Text)
+            .expect("put");
+        answers_like_the_document(&raw);
+    }
+}
