@@ -3,6 +3,7 @@
 //! crash at any point leaves the store as it was before or after a whole operation.
 
 pub(crate) mod blobs;
+mod checkpoint;
 pub(crate) mod docs;
 pub(crate) mod index;
 pub(crate) mod leaving;
@@ -18,6 +19,7 @@ use std::time::Duration;
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 use crate::error::{Error, Result, StoreError};
+use checkpoint::Checkpointer;
 
 /// File name of the store inside the directory given to `Client::open`.
 pub const DB_FILE: &str = "fieldsync.db";
@@ -25,6 +27,8 @@ pub const DB_FILE: &str = "fieldsync.db";
 pub(crate) struct Store {
     conn: Mutex<Connection>,
     path: PathBuf,
+    /// Checkpoints file stores off the path of writes; in-memory stores have no log.
+    checkpointer: Option<Checkpointer>,
 }
 
 impl std::fmt::Debug for Store {
@@ -45,7 +49,9 @@ impl Store {
             path: path.clone(),
             source,
         })?;
-        Self::setup(conn, path)
+        let mut store = Self::setup(conn, path)?;
+        store.checkpointer = Some(Checkpointer::start(&store.path)?);
+        Ok(store)
     }
 
     #[cfg(test)]
@@ -62,10 +68,14 @@ impl Store {
         // FULL: a committed local edit survives power loss, not only a process kill.
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        // Checkpoints run in the background (see `checkpoint`); a commit runs one only if
+        // the log has grown far past SQLite's usual threshold.
+        conn.pragma_update(None, "wal_autocheckpoint", checkpoint::BACKSTOP_PAGES)?;
         schema::migrate(&mut conn)?;
         Ok(Store {
             conn: Mutex::new(conn),
             path,
+            checkpointer: None,
         })
     }
 
@@ -103,6 +113,9 @@ impl Store {
             tx.commit().map_err(Error::from)?;
             Ok(out)
         })();
+        if let (Ok(_), Some(checkpointer)) = (&result, &self.checkpointer) {
+            checkpointer.written();
+        }
         result.map_err(|e| match e {
             Error::Storage(s) if s.is_disk_full() => Error::Storage(StoreError::DiskFull {
                 path: self.path.clone(),
