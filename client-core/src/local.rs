@@ -12,7 +12,7 @@ use fieldsync_proto::{
 use crate::edit::LocalEdit;
 use crate::error::{Error, Result};
 use crate::session::Session;
-use crate::store::{docs, index, meta, outbox};
+use crate::store::{doc_cache, docs, index, meta, outbox};
 
 /// The signed-in session, or the error that tells the person to log in.
 pub(crate) fn require_session(conn: &Connection) -> Result<Session> {
@@ -39,7 +39,8 @@ pub(crate) fn act(
     now: Timestamp,
 ) -> Result<WorkOrderView> {
     let session = require_session(tx)?;
-    let mut doc = docs::load_document(tx, id)?.ok_or_else(|| not_found(id))?;
+    let (mut doc, mut chunks) =
+        docs::load_document_and_chunks(tx, id)?.ok_or_else(|| not_found(id))?;
     // A notes edit keeps the text it started from, so that it can be made again as the same
     // change of the text if the server refuses an earlier change (see `sync::notes`).
     let notes_before = match action {
@@ -58,7 +59,7 @@ pub(crate) fn act(
         Err(DocumentError::Unchanged) => return view(tx, id, now),
         Err(e) => return Err(Error::document(name_of(tx, id)?, e)),
     };
-    let chunks = docs::append_chunk(tx, id, &change.bytes)?;
+    let count = docs::append_chunk(tx, id, &change.bytes)?;
     outbox::push_outbox(
         tx,
         id,
@@ -69,7 +70,11 @@ pub(crate) fn act(
         now,
     )?;
     index::upsert_summary(tx, &WorkOrderSummary::new(&wo, now))?;
-    docs::compact_past(tx, id, chunks, &mut doc, docs::ACTION_COMPACT_AFTER_CHUNKS)?;
+    if !docs::compact_past(tx, id, count, &mut doc, docs::ACTION_COMPACT_AFTER_CHUNKS)? {
+        // The next action on this job, the usual next step, starts from memory.
+        chunks.push(change.bytes);
+        doc_cache::OPENED.put(id, chunks, &doc);
+    }
     Ok(WorkOrderView::new(&wo, now))
 }
 

@@ -154,6 +154,17 @@ impl WorkOrderDocument {
         })
     }
 
+    /// An independent copy, as a new load of the same bytes would be: until an actor is set,
+    /// its changes carry a new random one.
+    pub fn fresh_copy(&self) -> Self {
+        let mut doc = self.doc.clone();
+        doc.set_actor(automerge::ActorId::random());
+        Self {
+            doc,
+            pinned_actor: false,
+        }
+    }
+
     /// How many changes that changes held here build on are missing. A copy assembled from
     /// stored chunks that skipped a change loads without error, but the changes built on the
     /// missing one wait unapplied: such a copy is incomplete, and should be fetched again.

@@ -6,7 +6,7 @@ use rusqlite::{params, Connection};
 use fieldsync_proto::{Timestamp, WorkOrderDocument, WorkOrderId};
 
 use crate::error::{Error, Result};
-use crate::store::resync;
+use crate::store::{doc_cache, resync};
 
 /// More chunks than this and the document is rewritten as one snapshot, when sync work touches
 /// it or at the end of a sync.
@@ -29,9 +29,21 @@ pub(crate) fn load_document(
     conn: &Connection,
     doc: WorkOrderId,
 ) -> Result<Option<WorkOrderDocument>> {
+    Ok(load_document_and_chunks(conn, doc)?.map(|(loaded, _)| loaded))
+}
+
+/// The stored document with the chunks it was built from, or `None` if this device does not
+/// hold it.
+pub(crate) fn load_document_and_chunks(
+    conn: &Connection,
+    doc: WorkOrderId,
+) -> Result<Option<(WorkOrderDocument, Vec<Vec<u8>>)>> {
     let chunks = load_chunks(conn, doc)?;
     if chunks.is_empty() {
         return Ok(None);
+    }
+    if let Some(kept) = doc_cache::OPENED.get(doc, &chunks) {
+        return Ok(Some((kept, chunks)));
     }
     let unloadable = |why: String| Error::Corrupt {
         what: format!("work order {doc} cannot be loaded ({why})"),
@@ -48,7 +60,8 @@ pub(crate) fn load_document(
             "{missing} change(s) that stored changes build on are missing"
         )));
     }
-    Ok(Some(loaded))
+    doc_cache::OPENED.put(doc, chunks.clone(), &loaded);
+    Ok(Some((loaded, chunks)))
 }
 
 /// Whether any chunk of the document is stored.

@@ -4,6 +4,7 @@
 
 pub(crate) mod blobs;
 mod checkpoint;
+pub(crate) mod doc_cache;
 pub(crate) mod docs;
 pub(crate) mod index;
 pub(crate) mod leaving;
