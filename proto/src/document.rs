@@ -422,41 +422,7 @@ mod tests {
     use crate::classification::*;
     use crate::ids::UserId;
     use crate::status::Status;
-    use crate::work_order::{Asset, Contact, Customer, Site};
-
-    /// A person on a device of their own.
-    fn someone(role: Role) -> Actor {
-        Actor {
-            user: UserId::new(),
-            role,
-            device: DeviceId::new(),
-        }
-    }
-
-    fn intake(assignee: UserId) -> NewWorkOrder {
-        NewWorkOrder {
-            channel: IntakeChannel::Phone,
-            customer: Customer {
-                id: Default::default(),
-                name: "Harbor Bakery".into(),
-                tier: CustomerTier::Standard,
-                site: Site {
-                    address: "1 Quay St".into(),
-                    region: "north".into(),
-                    latitude: 53.5,
-                    longitude: 10.0,
-                },
-                contact: Contact::default(),
-            },
-            asset: Asset::default(),
-            category: ProblemCategory::Hardware,
-            urgency: Urgency::Normal,
-            impact: Impact::OneUnit,
-            description: "Oven does not heat".into(),
-            schedule: None,
-            assignee: Some(assignee),
-        }
-    }
+    use crate::testing::{intake, someone};
 
     /// When the tests act.
     const NOW: Timestamp = Timestamp(1_700_000_000_000);

@@ -29,6 +29,8 @@ mod sla;
 mod snapshot;
 mod status;
 mod stock;
+#[cfg(test)]
+mod testing;
 mod time;
 mod validation;
 mod view;

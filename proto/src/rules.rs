@@ -377,8 +377,9 @@ mod tests {
     use crate::classification::{CustomerTier, Impact, IntakeChannel, ProblemCategory, Urgency};
     use crate::ids::WorkOrderId;
     use crate::status::Status;
+    use crate::testing::intake;
     use crate::time::Timestamp;
-    use crate::work_order::{Asset, Completion, Contact, Customer, ScheduleWindow, Site};
+    use crate::work_order::{Completion, ScheduleWindow};
 
     const NOW: Timestamp = Timestamp(1_700_000_000_000);
 
@@ -403,31 +404,6 @@ mod tests {
             tech: actor(Role::Technician),
             other_tech: actor(Role::Technician),
             admin: actor(Role::Admin),
-        }
-    }
-
-    fn intake(assignee: UserId) -> crate::actions::NewWorkOrder {
-        crate::actions::NewWorkOrder {
-            channel: IntakeChannel::Phone,
-            customer: Customer {
-                id: Default::default(),
-                name: "Harbor Bakery".into(),
-                tier: CustomerTier::Standard,
-                site: Site {
-                    address: "1 Quay St".into(),
-                    region: "north".into(),
-                    latitude: 53.5,
-                    longitude: 10.0,
-                },
-                contact: Contact::default(),
-            },
-            asset: Asset::default(),
-            category: ProblemCategory::Hardware,
-            urgency: Urgency::Normal,
-            impact: Impact::OneUnit,
-            description: "Oven does not heat".into(),
-            schedule: None,
-            assignee: Some(assignee),
         }
     }
 

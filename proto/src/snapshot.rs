@@ -165,47 +165,18 @@ mod tests {
     use automerge::{ActorId, ReadDoc as _, ROOT};
 
     use super::*;
+    use crate::testing::{intake, someone};
     use crate::{
-        Action, Actor, Asset, Contact, Customer, CustomerTier, DeviceId, Impact, IntakeChannel,
-        Measurement, NewPartUsage, NewRepairRecord, NewWorkOrder, ProblemCategory, Role, Site,
-        Timestamp, Urgency, UserId, WorkOrder, WorkOrderDocument, WorkOrderId,
+        Action, Actor, Measurement, NewPartUsage, NewRepairRecord, Role, Timestamp, WorkOrder,
+        WorkOrderDocument, WorkOrderId,
     };
 
     const NOW: Timestamp = Timestamp(1_700_000_000_000);
 
-    fn someone(role: Role) -> Actor {
-        Actor {
-            user: UserId::new(),
-            role,
-            device: DeviceId::new(),
-        }
-    }
-
     /// A job with a history: status steps, parts, a repair record with measurements, notes.
     fn worked_job() -> (WorkOrderDocument, Actor, Actor) {
         let (tech, office) = (someone(Role::Technician), someone(Role::Dispatcher));
-        let new = NewWorkOrder {
-            channel: IntakeChannel::Phone,
-            customer: Customer {
-                id: Default::default(),
-                name: "Harbor Bakery".into(),
-                tier: CustomerTier::Standard,
-                site: Site {
-                    address: "1 Quay St".into(),
-                    region: "north".into(),
-                    latitude: 53.5,
-                    longitude: 10.0,
-                },
-                contact: Contact::default(),
-            },
-            asset: Asset::default(),
-            category: ProblemCategory::Hardware,
-            urgency: Urgency::Normal,
-            impact: Impact::OneUnit,
-            description: "Oven does not heat".into(),
-            schedule: None,
-            assignee: Some(tech.user),
-        };
+        let new = intake(tech.user);
         let (mut doc, _, _) =
             WorkOrderDocument::create(WorkOrderId::new(), new, &office, NOW).expect("create");
         let steps = [

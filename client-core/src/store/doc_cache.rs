@@ -80,7 +80,9 @@ mod tests {
         let cache = DocCache::new();
         let snapshot = doc.save();
         cache.put(id, vec![snapshot.clone()], &doc);
-        let copy = cache.get(id, &[snapshot.clone()]).expect("kept");
+        let copy = cache
+            .get(id, std::slice::from_ref(&snapshot))
+            .expect("kept");
         assert_eq!(copy.read().expect("read"), doc.read().expect("read"));
 
         // Another version of the same document, or the same bytes under another id, miss.
@@ -95,11 +97,13 @@ mod tests {
         assert!(cache
             .get(id, &[snapshot.clone(), change.bytes.clone()])
             .is_none());
-        assert!(cache.get(WorkOrderId::new(), &[snapshot.clone()]).is_none());
+        assert!(cache
+            .get(WorkOrderId::new(), std::slice::from_ref(&snapshot))
+            .is_none());
 
         // Keeping the new version replaces the old one.
         cache.put(id, vec![snapshot.clone(), change.bytes.clone()], &doc);
-        assert!(cache.get(id, &[snapshot.clone()]).is_none());
+        assert!(cache.get(id, std::slice::from_ref(&snapshot)).is_none());
         let accepted = cache.get(id, &[snapshot, change.bytes]).expect("kept");
         assert_eq!(accepted.read().expect("read"), doc.read().expect("read"));
     }
@@ -111,8 +115,12 @@ mod tests {
         let cache = DocCache::new();
         let snapshot = doc.save();
         cache.put(id, vec![snapshot.clone()], &doc);
-        let mut a = cache.get(id, &[snapshot.clone()]).expect("kept");
-        let mut b = cache.get(id, &[snapshot.clone()]).expect("kept");
+        let mut a = cache
+            .get(id, std::slice::from_ref(&snapshot))
+            .expect("kept");
+        let mut b = cache
+            .get(id, std::slice::from_ref(&snapshot))
+            .expect("kept");
         assert_ne!(a.heads(), Vec::new());
         let tech = Actor {
             user,
