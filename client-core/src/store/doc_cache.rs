@@ -13,6 +13,10 @@ use fieldsync_proto::{WorkOrderDocument, WorkOrderId};
 /// Documents kept at most (a typical one takes tens of kilobytes in memory).
 const CAPACITY: usize = 32;
 
+/// A document stored in more bytes than this is not kept: memory stays small whatever a few
+/// long-lived jobs grow to.
+const MAX_STORED_BYTES: usize = 256 * 1024;
+
 struct Entry {
     id: WorkOrderId,
     chunks: Vec<Vec<u8>>,
@@ -56,9 +60,12 @@ impl DocCache {
     /// Keeps a copy of `doc`, which holds exactly what `chunks` hold, in place of any other
     /// version of the same document.
     pub fn put(&self, id: WorkOrderId, chunks: Vec<Vec<u8>>, doc: &WorkOrderDocument) {
-        let doc = doc.fresh_copy();
         let mut recent = self.recent();
         recent.retain(|e| e.id != id);
+        if chunks.iter().map(Vec::len).sum::<usize>() > MAX_STORED_BYTES {
+            return;
+        }
+        let doc = doc.fresh_copy();
         if recent.len() >= CAPACITY {
             recent.pop_front();
         }
@@ -140,5 +147,20 @@ mod tests {
             cache.put(other, vec![d.save()], &d);
         }
         assert!(cache.recent().len() <= CAPACITY);
+    }
+
+    #[test]
+    fn a_document_stored_in_many_bytes_is_not_kept() {
+        let (id, mut doc) = server_doc(UserId::new());
+        let cache = DocCache::new();
+        let snapshot = doc.save();
+        cache.put(id, vec![snapshot.clone()], &doc);
+        let big = vec![snapshot.clone(), vec![0u8; MAX_STORED_BYTES]];
+        cache.put(id, big.clone(), &doc);
+        assert!(cache.get(id, &big).is_none());
+        assert!(
+            cache.get(id, std::slice::from_ref(&snapshot)).is_none(),
+            "the older version went too"
+        );
     }
 }
