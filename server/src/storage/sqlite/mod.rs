@@ -11,6 +11,7 @@ mod documents;
 mod group_commit;
 pub mod migrations;
 mod operations;
+mod readers;
 mod users;
 
 use std::collections::HashMap;
@@ -32,9 +33,10 @@ use super::{
     SummaryPage, TokenHash, User, UserRecord, WorkOrderQuery, COMMIT_FEED_CAPACITY,
 };
 
-/// Reader connections at most. A read waits (without holding a thread) for one to be free
-/// rather than open another: a burst of requests would otherwise open a connection and occupy
-/// a blocking thread each, and every one of them grows the process's memory.
+/// Reader threads, each with a connection of its own. A read waits in their queue (without
+/// holding a thread) for one to be free rather than open another: a burst of requests would
+/// otherwise open a connection and occupy a thread each, and every one of them grows the
+/// process's memory.
 const READERS: usize = 16;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -49,9 +51,7 @@ struct Inner {
     /// Whose turn it is at the writer. Writes queue for it here, without holding a blocking
     /// thread each while another write runs.
     writer_turn: Arc<tokio::sync::Semaphore>,
-    readers: Mutex<Vec<Connection>>,
-    /// One permit per reader connection; a read holds one from before it is scheduled.
-    reader_permits: Arc<tokio::sync::Semaphore>,
+    readers: readers::Readers,
     feed: tokio::sync::broadcast::Sender<CommitNotice>,
     commits: group_commit::CommitQueue,
 }
@@ -111,13 +111,13 @@ impl SqliteStorage {
     fn open_blocking(path: PathBuf) -> Result<Self, StorageError> {
         let mut writer = open_connection(&path)?;
         migrations::migrate(&mut writer)?;
+        let readers = readers::Readers::start(path.clone(), READERS)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 path,
                 writer: Mutex::new(writer),
                 writer_turn: Arc::new(tokio::sync::Semaphore::new(1)),
-                readers: Mutex::new(Vec::new()),
-                reader_permits: Arc::new(tokio::sync::Semaphore::new(READERS)),
+                readers,
                 feed: tokio::sync::broadcast::Sender::new(COMMIT_FEED_CAPACITY),
                 commits: group_commit::CommitQueue::default(),
             }),
@@ -128,48 +128,13 @@ impl SqliteStorage {
         &self.inner.path
     }
 
-    /// Runs `f` in a read transaction on a pooled connection.
+    /// Runs `f` in a read transaction on one of the reader connections.
     async fn read<T, F>(&self, f: F) -> Result<T, StorageError>
     where
         T: Send + 'static,
         F: FnOnce(&Transaction<'_>) -> Result<T, StorageError> + Send + 'static,
     {
-        let permit = self
-            .inner
-            .reader_permits
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| StorageError::TaskFailed("the reader pool was closed".into()))?;
-        let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            let pooled = inner
-                .readers
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .pop();
-            let mut conn = match pooled {
-                Some(conn) => conn,
-                None => open_connection(&inner.path)?,
-            };
-            let result = (|| {
-                let tx = conn
-                    .transaction_with_behavior(TransactionBehavior::Deferred)
-                    .map_err(db_err)?;
-                let value = f(&tx)?;
-                tx.commit().map_err(db_err)?;
-                Ok(value)
-            })();
-            inner
-                .readers
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .push(conn);
-            result
-        })
-        .await
-        .map_err(|e| StorageError::TaskFailed(e.to_string()))?
+        self.inner.readers.read(f).await
     }
 
     /// Waits for this handle's turn at the writer connection.
@@ -578,7 +543,6 @@ mod tests {
         }
         let most = most.load(Ordering::SeqCst);
         assert!(most <= READERS, "{most} reads ran at once");
-        assert!(store.inner.readers.lock().expect("pool").len() <= READERS);
     }
 
     #[tokio::test]
