@@ -455,34 +455,18 @@ fn set_notes(notes: &mut autosurgeon::Text, new: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::work_order::{Contact, Site};
 
     pub(crate) fn intake() -> NewWorkOrder {
-        NewWorkOrder {
-            channel: IntakeChannel::Phone,
-            customer: Customer {
-                id: Default::default(),
-                name: "Harbor Bakery".into(),
-                tier: CustomerTier::Vip,
-                site: Site {
-                    address: "1 Quay St".into(),
-                    region: "north".into(),
-                    latitude: 53.5,
-                    longitude: 10.0,
-                },
-                contact: Contact::default(),
-            },
+        let mut new = NewWorkOrder {
             asset: Asset {
                 model: "Oven X200".into(),
                 serial: "X200-1".into(),
             },
-            category: ProblemCategory::Hardware,
-            urgency: Urgency::Normal,
-            impact: Impact::OneUnit,
-            description: "Oven does not heat".into(),
-            schedule: None,
             assignee: None,
-        }
+            ..crate::testing::intake(UserId::new())
+        };
+        new.customer.tier = CustomerTier::Vip;
+        new
     }
 
     fn actors() -> (Actor, Actor) {

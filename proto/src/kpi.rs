@@ -512,12 +512,10 @@ pub(crate) mod fixtures {
     use uuid::Uuid;
 
     use crate::actions::{create_work_order, Action, Actor, NewWorkOrder};
-    use crate::classification::{
-        CustomerTier, Impact, IntakeChannel, ProblemCategory, Role, Urgency,
-    };
+    use crate::classification::Role;
     use crate::ids::{DeviceId, UserId, WorkOrderId};
     use crate::time::Timestamp;
-    use crate::work_order::{Asset, Contact, Customer, Site, WorkOrder};
+    use crate::work_order::{Asset, WorkOrder};
 
     /// Monday 2024-06-10 00:00:00 UTC.
     pub(crate) const T0: Timestamp = Timestamp(1_717_977_600_000);
@@ -542,29 +540,12 @@ pub(crate) mod fixtures {
     /// resolve within 2 days) for asset `X200-1`, created at `created`.
     pub(crate) fn job(created: Timestamp) -> WorkOrder {
         let intake = NewWorkOrder {
-            channel: IntakeChannel::Phone,
-            customer: Customer {
-                id: Default::default(),
-                name: "Harbor Bakery".into(),
-                tier: CustomerTier::Standard,
-                site: Site {
-                    address: "1 Quay St".into(),
-                    region: "north".into(),
-                    latitude: 53.5,
-                    longitude: 10.0,
-                },
-                contact: Contact::default(),
-            },
             asset: Asset {
                 model: "Oven X200".into(),
                 serial: "X200-1".into(),
             },
-            category: ProblemCategory::Hardware,
-            urgency: Urgency::Normal,
-            impact: Impact::OneUnit,
-            description: "Oven does not heat".into(),
-            schedule: None,
             assignee: None,
+            ..crate::testing::intake(UserId::new())
         };
         create_work_order(WorkOrderId::new(), intake, &dispatcher(), created).expect("valid intake")
     }
