@@ -57,10 +57,10 @@ impl Readers {
         let path = self.path.clone();
         let job: Job = Box::new(move |conn: &mut Option<Connection>| {
             let result = (|| {
-                if conn.is_none() {
-                    *conn = Some(open_connection(&path)?);
-                }
-                let conn = conn.as_mut().expect("opened above");
+                let conn = match conn {
+                    Some(open) => open,
+                    None => conn.insert(open_connection(&path)?),
+                };
                 let tx = conn
                     .transaction_with_behavior(TransactionBehavior::Deferred)
                     .map_err(db_err)?;
