@@ -1,6 +1,8 @@
 //! One work order as an Automerge document: load and save, typed reads, actions turned into
 //! Automerge changes, and remote changes merged in. Pure: no I/O, no clock of its own.
 
+use std::collections::BTreeMap;
+
 use automerge::{ActorId, AutoCommit, Change, ChangeHash, LoadOptions, ReadDoc, TextEncoding};
 
 use crate::actions::{
@@ -8,6 +10,7 @@ use crate::actions::{
 };
 use crate::fields::reconcile_changed;
 use crate::ids::{DeviceId, WorkOrderId};
+use crate::snapshot::Snapshot;
 use crate::time::Timestamp;
 use crate::validation::validate;
 use crate::work_order::WorkOrder;
@@ -188,7 +191,7 @@ impl WorkOrderDocument {
 
     /// The typed work order.
     pub fn read(&self) -> Result<WorkOrder, DocumentError> {
-        autosurgeon::hydrate(&crate::snapshot::Snapshot::take(&self.doc))
+        autosurgeon::hydrate(&Snapshot::take(&self.doc))
             .map_err(|e| DocumentError::Schema(e.to_string()))
     }
 
@@ -208,7 +211,7 @@ impl WorkOrderDocument {
     /// Checks that the document holds exactly `wo` (what `read` made of it): no keys a work
     /// order does not have, no values that reading converted. For documents from outside.
     pub fn check_shape(&self, wo: &WorkOrder) -> Result<(), DocumentError> {
-        crate::shape::check(&self.doc, wo).map_err(DocumentError::Shape)
+        crate::shape::check(&Snapshot::take(&self.doc), wo).map_err(DocumentError::Shape)
     }
 
     /// Starts recording what later merges change, for `read_changed`.
@@ -233,11 +236,19 @@ impl WorkOrderDocument {
                 return Ok(wo);
             }
         };
+        let starts: BTreeMap<String, usize> = keys
+            .iter()
+            .map(|(key, change)| (key.clone(), previous.reread_start(key, *change)))
+            .collect();
+        let fields = |starts: &BTreeMap<String, usize>| {
+            Snapshot::take_fields(&self.doc, starts.iter().map(|(k, n)| (k.as_str(), *n)))
+        };
+        let mut found = fields(&starts);
         let mut wo = previous.clone();
-        let mut read_from = std::collections::BTreeMap::new();
+        let mut read_from = BTreeMap::new();
         for (key, change) in keys {
             let from = wo
-                .reread_change(&self.doc, &key, change)
+                .reread_change(&found, &key, change)
                 .map_err(|e| DocumentError::Schema(e.to_string()))?;
             let Some(from) = from else {
                 return Err(DocumentError::Shape(format!(
@@ -253,7 +264,11 @@ impl WorkOrderDocument {
             });
         }
         validate(&wo).map_err(|v| DocumentError::Invalid(Violations(v)))?;
-        crate::shape::check_fields(&self.doc, &wo, &read_from).map_err(DocumentError::Shape)?;
+        // A list read whole after all (it held fewer entries than before) is copied whole.
+        if read_from != starts {
+            found = fields(&read_from);
+        }
+        crate::shape::check_fields(&found, &wo, &read_from).map_err(DocumentError::Shape)?;
         Ok(wo)
     }
 

@@ -7,9 +7,12 @@
 
 use std::collections::BTreeMap;
 
-use automerge::{AutoCommit, ObjType, Patch, PatchAction, Prop, ReadDoc, Value, ROOT};
-use autosurgeon::{hydrate_prop, reconcile_prop, Hydrate, HydrateError, Reconcile, ReconcileError};
+use automerge::hydrate::Value as Tree;
+use automerge::{AutoCommit, ObjType, Patch, PatchAction, Prop, Value, ROOT};
+use autosurgeon::{hydrate_prop, Hydrate, HydrateError, ReadDoc, Reconcile, ReconcileError};
 
+use crate::canonical;
+use crate::snapshot::Snapshot;
 use crate::work_order::WorkOrder;
 
 /// What a merge changed at the top of the document.
@@ -87,15 +90,10 @@ pub(crate) trait EntryList {
 
     /// Reads the entries of the document's list under `key` past the ones held. `Ok(false)`
     /// if the document holds no such list, or fewer entries than held.
-    fn read_appended(&mut self, doc: &AutoCommit, key: &str) -> Result<bool, HydrateError>;
+    fn read_appended(&mut self, doc: &Snapshot<'_>, key: &str) -> Result<bool, HydrateError>;
 
-    /// Writes the entries from position `from` on, as a list under `key` in the root of `doc`.
-    fn write_from(
-        &self,
-        doc: &mut AutoCommit,
-        key: &str,
-        from: usize,
-    ) -> Result<(), ReconcileError>;
+    /// What writing the entries from position `from` on as a list writes (`canonical`).
+    fn canonical_from(&self, from: usize) -> Result<Option<Tree>, ReconcileError>;
 }
 
 impl<T: Hydrate + Reconcile> EntryList for Vec<T> {
@@ -103,8 +101,8 @@ impl<T: Hydrate + Reconcile> EntryList for Vec<T> {
         self.len()
     }
 
-    fn read_appended(&mut self, doc: &AutoCommit, key: &str) -> Result<bool, HydrateError> {
-        let list = match doc.get(ROOT, key)? {
+    fn read_appended(&mut self, doc: &Snapshot<'_>, key: &str) -> Result<bool, HydrateError> {
+        let list = match doc.get(&ROOT, key)? {
             Some((Value::Object(ObjType::List), list)) => list,
             _ => return Ok(false),
         };
@@ -118,19 +116,14 @@ impl<T: Hydrate + Reconcile> EntryList for Vec<T> {
         Ok(true)
     }
 
-    fn write_from(
-        &self,
-        doc: &mut AutoCommit,
-        key: &str,
-        from: usize,
-    ) -> Result<(), ReconcileError> {
-        reconcile_prop(doc, ROOT, key, self.get(from..).unwrap_or_default())
+    fn canonical_from(&self, from: usize) -> Result<Option<Tree>, ReconcileError> {
+        canonical::value(self.get(from..).unwrap_or_default())
     }
 }
 
 /// Reads one field of the root map; `attachments` may be missing (documents written before
 /// attachments existed), as in the full reading.
-fn read<T: autosurgeon::Hydrate>(doc: &AutoCommit, key: &str) -> Result<T, HydrateError> {
+fn read<T: autosurgeon::Hydrate>(doc: &Snapshot<'_>, key: &str) -> Result<T, HydrateError> {
     hydrate_prop(doc, &ROOT, key)
 }
 
@@ -162,24 +155,33 @@ impl WorkOrder {
     /// order has no such field.
     pub(crate) fn reread_change(
         &mut self,
-        doc: &AutoCommit,
+        doc: &Snapshot<'_>,
         key: &str,
         change: KeyChange,
     ) -> Result<Option<usize>, HydrateError> {
-        if let (KeyChange::ListFrom(from), Some(list)) = (change, self.entry_list_mut(key)) {
-            let held = list.entries();
-            if from >= held && list.read_appended(doc, key)? {
-                return Ok(Some(held));
+        let start = self.reread_start(key, change);
+        if let Some(list) = self.entry_list_mut(key).filter(|_| start > 0) {
+            if list.read_appended(doc, key)? {
+                return Ok(Some(start));
             }
         }
         Ok(self.reread_field(doc, key)?.then_some(0))
+    }
+
+    /// Where `reread_change` starts reading `key` again: past the held entries of an
+    /// append-only list if nothing before them changed, else at the start.
+    pub(crate) fn reread_start(&self, key: &str, change: KeyChange) -> usize {
+        match (change, self.entry_list(key)) {
+            (KeyChange::ListFrom(from), Some(list)) if from >= list.entries() => list.entries(),
+            _ => 0,
+        }
     }
 
     /// Reads the field named `key` again from `doc`, leaving the others as they are. `Ok(false)`
     /// if a work order has no such field.
     pub(crate) fn reread_field(
         &mut self,
-        doc: &AutoCommit,
+        doc: &Snapshot<'_>,
         key: &str,
     ) -> Result<bool, HydrateError> {
         // Naming every field here makes a new field a compile error until it is handled below.
@@ -226,7 +228,7 @@ impl WorkOrder {
             "repair_records" => *repair_records = read(doc, key)?,
             "completion" => *completion = read(doc, key)?,
             "attachments" => {
-                let present = doc.get(ROOT, key)?.is_some();
+                let present = doc.get(&ROOT, key)?.is_some();
                 *attachments = if present { read(doc, key)? } else { Vec::new() };
             }
             _ => return Ok(false),
@@ -234,13 +236,12 @@ impl WorkOrder {
         Ok(true)
     }
 
-    /// Writes the field named `key` alone into the root of `doc`, as reconciling the whole work
-    /// order would write it. `Ok(false)` if a work order has no such field.
-    pub(crate) fn write_field(
+    /// What reconciling the whole work order writes under `key` (`canonical`): `None` if a
+    /// work order has no such field, `Some(None)` if it writes nothing there.
+    pub(crate) fn canonical_field(
         &self,
-        doc: &mut AutoCommit,
         key: &str,
-    ) -> Result<bool, ReconcileError> {
+    ) -> Result<Option<Option<Tree>>, ReconcileError> {
         let WorkOrder {
             schema,
             id,
@@ -263,36 +264,31 @@ impl WorkOrder {
             completion,
             attachments,
         } = self;
-        match key {
-            "schema" => reconcile_prop(doc, ROOT, key, schema)?,
-            "id" => reconcile_prop(doc, ROOT, key, id)?,
-            "number" => reconcile_prop(doc, ROOT, key, number)?,
-            "channel" => reconcile_prop(doc, ROOT, key, channel)?,
-            "created_at" => reconcile_prop(doc, ROOT, key, created_at)?,
-            "created_by" => reconcile_prop(doc, ROOT, key, created_by)?,
-            "customer" => reconcile_prop(doc, ROOT, key, customer)?,
-            "asset" => reconcile_prop(doc, ROOT, key, asset)?,
-            "category" => reconcile_prop(doc, ROOT, key, category)?,
-            "urgency" => reconcile_prop(doc, ROOT, key, urgency)?,
-            "impact" => reconcile_prop(doc, ROOT, key, impact)?,
-            "assignee" => reconcile_prop(doc, ROOT, key, assignee)?,
-            "schedule" => reconcile_prop(doc, ROOT, key, schedule)?,
-            "description" => reconcile_prop(doc, ROOT, key, description)?,
+        let written = match key {
+            "schema" => canonical::value(schema)?,
+            "id" => canonical::value(id)?,
+            "number" => canonical::value(number)?,
+            "channel" => canonical::value(channel)?,
+            "created_at" => canonical::value(created_at)?,
+            "created_by" => canonical::value(created_by)?,
+            "customer" => canonical::value(customer)?,
+            "asset" => canonical::value(asset)?,
+            "category" => canonical::value(category)?,
+            "urgency" => canonical::value(urgency)?,
+            "impact" => canonical::value(impact)?,
+            "assignee" => canonical::value(assignee)?,
+            "schedule" => canonical::value(schedule)?,
+            "description" => canonical::value(description)?,
             // A text read from a document remembers it; a fresh one writes the plain value.
-            "notes" => reconcile_prop(
-                doc,
-                ROOT,
-                key,
-                autosurgeon::Text::with_value(notes.as_str()),
-            )?,
-            "status_events" => reconcile_prop(doc, ROOT, key, status_events)?,
-            "part_usages" => reconcile_prop(doc, ROOT, key, part_usages)?,
-            "repair_records" => reconcile_prop(doc, ROOT, key, repair_records)?,
-            "completion" => reconcile_prop(doc, ROOT, key, completion)?,
-            "attachments" => reconcile_prop(doc, ROOT, key, attachments)?,
-            _ => return Ok(false),
-        }
-        Ok(true)
+            "notes" => canonical::value(autosurgeon::Text::with_value(notes.as_str()))?,
+            "status_events" => canonical::value(status_events)?,
+            "part_usages" => canonical::value(part_usages)?,
+            "repair_records" => canonical::value(repair_records)?,
+            "completion" => canonical::value(completion)?,
+            "attachments" => canonical::value(attachments)?,
+            _ => return Ok(None),
+        };
+        Ok(Some(written))
     }
 }
 
@@ -364,7 +360,7 @@ fn put_changed<T: autosurgeon::Reconcile + PartialEq>(
     before: &T,
     after: &T,
 ) -> Result<(), autosurgeon::ReconcileError> {
-    if before != after || doc.get(automerge::ROOT, key)?.is_none() {
+    if before != after || doc.get(&automerge::ROOT, key)?.is_none() {
         autosurgeon::reconcile_prop(doc, automerge::ROOT, key, after)?;
     }
     Ok(())
@@ -379,7 +375,7 @@ fn append_changed<T: autosurgeon::Reconcile + PartialEq>(
     after: &[T],
 ) -> Result<(), autosurgeon::ReconcileError> {
     let appended = after.len() > before.len() && after[..before.len()] == *before;
-    let list = match doc.get(automerge::ROOT, key)? {
+    let list = match doc.get(&automerge::ROOT, key)? {
         Some((automerge::Value::Object(automerge::ObjType::List), list)) => Some(list),
         _ => None,
     };

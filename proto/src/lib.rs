@@ -10,6 +10,7 @@
 mod actions;
 pub mod api;
 mod attachment;
+mod canonical;
 mod classification;
 mod derived;
 mod dispatch;

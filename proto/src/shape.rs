@@ -2,204 +2,184 @@
 //! schema does not know, no values of a kind that reading quietly converts. Reading a document
 //! into the typed `WorkOrder` ignores what it does not know, so without this check a device
 //! could push junk (deeply nested maps under a made-up key, say) that every replica would then
-//! store and sync forever.
+//! store and sync forever. The document is read from a `Snapshot` copy and compared with the
+//! tree of values the work order writes into an empty document (`canonical`), both in memory.
 
 use std::collections::BTreeMap;
 
-use automerge::{AutoCommit, ObjId, ObjType, ReadDoc, ValueRef, ROOT};
+use automerge::hydrate::Value as Tree;
+use automerge::{ObjId, ObjType, Value, ROOT};
 
+use crate::canonical;
+use crate::snapshot::{Object, Snapshot};
 use crate::work_order::WorkOrder;
 
-/// Compares `found` with the canonical document of `wo` (what reconciling it into an empty
-/// document writes). Returns the path of the first difference.
-pub(crate) fn check(found: &AutoCommit, wo: &WorkOrder) -> Result<(), String> {
+/// Compares the whole of `found` with what writing `wo` into an empty document writes.
+/// Returns the path of the first difference.
+pub(crate) fn check(found: &Snapshot<'_>, wo: &WorkOrder) -> Result<(), String> {
     // A hydrated text remembers the document it came from; write a fresh one.
     let mut fresh = wo.clone();
     fresh.notes = autosurgeon::Text::with_value(wo.notes.as_str());
-    let mut canonical = AutoCommit::new();
-    autosurgeon::reconcile(&mut canonical, &fresh)
-        .map_err(|e| format!("the work order cannot be written back ({e})"))?;
-    same(found, &ROOT, &canonical, &ROOT, ObjType::Map, "")
+    let expected = canonical::root(&fresh).map_err(cannot_write)?;
+    same_map(found, &ROOT, &expected, "")
 }
 
 /// `check` for the top-level fields a change touched alone: each key must be a work order field
 /// holding exactly what `wo` holds there. `fields` maps each key to where its reading started:
 /// for an append-only list read from position `n` on, only the entries from `n` are compared
-/// (the ones before were compared when they were read).
+/// (the ones before were compared when they were read). `found` must hold these fields
+/// (`Snapshot::take_fields`).
 pub(crate) fn check_fields(
-    found: &AutoCommit,
+    found: &Snapshot<'_>,
     wo: &WorkOrder,
     fields: &BTreeMap<String, usize>,
 ) -> Result<(), String> {
-    let mut canonical = AutoCommit::new();
-    let cannot_write = |e| format!("the work order cannot be written back ({e})");
+    let mut expected = Vec::with_capacity(fields.len());
     for (key, &from) in fields {
-        let known = match wo.entry_list(key).filter(|_| from > 0) {
-            Some(list) => list
-                .write_from(&mut canonical, key, from)
-                .map(|()| true)
-                .map_err(cannot_write)?,
-            None => wo.write_field(&mut canonical, key).map_err(cannot_write)?,
+        let written = match wo.entry_list(key).filter(|_| from > 0) {
+            Some(list) => Some(list.canonical_from(from).map_err(cannot_write)?),
+            None => wo.canonical_field(key).map_err(cannot_write)?,
         };
-        if !known {
+        let Some(value) = written else {
             return Err(format!(".{key} is not part of a work order"));
-        }
+        };
+        expected.push((key, from, value));
     }
-    for (key, &from) in fields {
-        let (f, e) = (root_value(found, key), root_value(&canonical, key));
+    for (key, from, value) in expected {
+        let f = found.root_entry(key);
         let path = format!(".{key}");
         match wo.entry_list(key).filter(|_| from > 0) {
-            Some(list) => same_entries_from(found, f, &canonical, e, from, list.entries(), &path)?,
-            None => same_value(found, f, &canonical, e, &path)?,
+            Some(list) => same_entries_from(found, f, value.as_ref(), from, list.entries(), &path)?,
+            None => same_value(found, f, value.as_ref(), &path)?,
         }
     }
     Ok(())
 }
 
-/// Compares the entries of the list `found` holds from position `from` on with the list of
-/// entries `expected` holds; the found list must have `length` entries in all.
+fn cannot_write(e: autosurgeon::ReconcileError) -> String {
+    format!("the work order cannot be written back ({e})")
+}
+
+/// A value found in one object: what it is and, for an object, its id.
+type Item<'a> = (&'a Value<'static>, &'a ObjId);
+
+/// Compares the entries of the list `found` holds from position `from` on with the entries
+/// `expected` lists; the found list must have `length` entries in all.
 fn same_entries_from(
-    found: &AutoCommit,
+    found: &Snapshot<'_>,
     f: Option<Item<'_>>,
-    expected: &AutoCommit,
-    e: Option<Item<'_>>,
+    expected: Option<&Tree>,
     from: usize,
     length: usize,
     path: &str,
 ) -> Result<(), String> {
-    let (Some((ValueRef::Object(ObjType::List), f_list)), Some((_, e_list))) = (f, e) else {
-        return Err(format!(
-            "{path} does not hold the kind of value a work order has there"
-        ));
+    let wrong_kind = || format!("{path} does not hold the kind of value a work order has there");
+    let (Some((Value::Object(ObjType::List), list)), Some(Tree::List(e_items))) = (f, expected)
+    else {
+        return Err(wrong_kind());
     };
-    let fl = found.length(&f_list);
+    let Some(Object::List {
+        first,
+        length: fl,
+        items,
+    }) = found.object(list)
+    else {
+        return Err(wrong_kind());
+    };
     if fl != length {
         return Err(format!("{path} has {fl} entries where {length} were read"));
     }
-    let (found_items, expected_items) = (
-        list_items(found, &f_list, from),
-        list_items(expected, &e_list, 0),
-    );
-    for (i, (f, e)) in found_items.into_iter().zip(expected_items).enumerate() {
-        same_value(
-            found,
-            Some(f),
-            expected,
-            Some(e),
-            &format!("{path}[{}]", from + i),
-        )?;
+    let Some(f_items) = from.checked_sub(first).and_then(|skip| items.get(skip..)) else {
+        return Err(format!("{path} was not read from entry {from} on"));
+    };
+    for (i, ((value, id), e)) in f_items.iter().zip(e_items.iter()).enumerate() {
+        let at = format!("{path}[{}]", from + i);
+        same_value(found, Some((value, id)), Some(&e.value), &at)?;
     }
     Ok(())
 }
 
-/// A value found in one object: what it is and, for an object, its id.
-type Item<'a> = (ValueRef<'a>, ObjId);
-
-/// The value under `key` in the root of `doc`.
-fn root_value<'a>(doc: &'a AutoCommit, key: &str) -> Option<Item<'a>> {
-    doc.map_range(ROOT, key.to_owned()..=key.to_owned())
-        .next()
-        .map(|i| {
-            let id = i.id();
-            (i.value, id)
-        })
-}
-
-/// The entries of `list` from position `from` on.
-fn list_items<'a>(doc: &'a AutoCommit, list: &ObjId, from: usize) -> Vec<Item<'a>> {
-    doc.list_range(list, from..)
-        .map(|i| {
-            let id = i.id();
-            (i.value, id)
-        })
-        .collect()
-}
-
-// Each object is read in one pass (`map_range`, `list_range`) rather than key by key: a lookup
-// in a document with a long history costs about as much as the pass itself.
-fn same(
-    found: &AutoCommit,
-    f_obj: &ObjId,
-    expected: &AutoCommit,
-    e_obj: &ObjId,
-    kind: ObjType,
+fn same_map(
+    found: &Snapshot<'_>,
+    obj: &ObjId,
+    expected: &automerge::hydrate::Map,
     path: &str,
 ) -> Result<(), String> {
-    match kind {
-        ObjType::Map | ObjType::Table => {
-            let found_items: Vec<(String, Item<'_>)> = found
-                .map_range(f_obj, ..)
-                .map(|i| {
-                    let id = i.id();
-                    (i.key.into_owned(), (i.value, id))
-                })
-                .collect();
-            let expected_items: Vec<(String, Item<'_>)> = expected
-                .map_range(e_obj, ..)
-                .map(|i| {
-                    let id = i.id();
-                    (i.key.into_owned(), (i.value, id))
-                })
-                .collect();
-            let expects = |key: &str| expected_items.iter().any(|(k, _)| k == key);
-            if let Some((extra, _)) = found_items.iter().find(|(k, _)| !expects(k)) {
-                return Err(format!("{path}.{extra} is not part of a work order"));
-            }
-            for (key, e) in expected_items {
-                let at = format!("{path}.{key}");
-                let f = found_items
-                    .iter()
-                    .find(|(k, _)| *k == key)
-                    .map(|(_, f)| f.clone());
-                same_value(found, f, expected, Some(e), &at)?;
-            }
-            Ok(())
-        }
-        ObjType::List => {
-            let found_items = list_items(found, f_obj, 0);
-            let expected_items = list_items(expected, e_obj, 0);
-            let (fl, el) = (found_items.len(), expected_items.len());
-            if fl != el {
-                return Err(format!("{path} has {fl} entries where {el} were read"));
-            }
-            for (i, (f, e)) in found_items.into_iter().zip(expected_items).enumerate() {
-                same_value(found, Some(f), expected, Some(e), &format!("{path}[{i}]"))?;
-            }
-            Ok(())
-        }
-        ObjType::Text => {
-            let (ft, et) = (found.text(f_obj), expected.text(e_obj));
-            match (ft, et) {
-                (Ok(f), Ok(e)) if f == e => Ok(()),
-                _ => Err(format!("{path} is not the text that was read")),
-            }
-        }
+    let Some(Object::Map(entries)) = found.object(obj) else {
+        return Err(format!(
+            "{path} does not hold the kind of value a work order has there"
+        ));
+    };
+    if let Some((extra, _, _)) = entries.iter().find(|(k, _, _)| !expected.contains_key(k)) {
+        return Err(format!("{path}.{extra} is not part of a work order"));
     }
+    // In key order, so that the first difference reported does not depend on hashing.
+    let mut keys: Vec<&String> = expected.keys().collect();
+    keys.sort();
+    for key in keys {
+        let f = entries
+            .iter()
+            .find(|(k, _, _)| k == key)
+            .map(|(_, value, id)| (value, id));
+        let e = expected.get(key);
+        same_value(found, f, e, &format!("{path}.{key}"))?;
+    }
+    Ok(())
 }
 
 fn same_value(
-    found: &AutoCommit,
+    found: &Snapshot<'_>,
     f: Option<Item<'_>>,
-    expected: &AutoCommit,
-    e: Option<Item<'_>>,
+    e: Option<&Tree>,
     path: &str,
 ) -> Result<(), String> {
+    let wrong_kind = || format!("{path} does not hold the kind of value a work order has there");
     match (f, e) {
         (None, None) => Ok(()),
-        (Some((ValueRef::Object(fk), f_id)), Some((ValueRef::Object(ek), e_id))) if fk == ek => {
-            same(found, &f_id, expected, &e_id, ek, path)
-        }
-        (Some((ValueRef::Scalar(fs), _)), Some((ValueRef::Scalar(es), _))) if fs == es => Ok(()),
         (None, Some(_)) => Err(format!("{path} is missing")),
-        _ => Err(format!(
-            "{path} does not hold the kind of value a work order has there"
-        )),
+        (Some((Value::Scalar(fs), _)), Some(Tree::Scalar(es))) if fs.as_ref() == es => Ok(()),
+        (Some((Value::Object(ObjType::Map), id)), Some(Tree::Map(map))) => {
+            same_map(found, id, map, path)
+        }
+        (Some((Value::Object(ObjType::List), id)), Some(Tree::List(list))) => {
+            let Some(Object::List {
+                first: 0,
+                length,
+                items,
+            }) = found.object(id)
+            else {
+                return Err(wrong_kind());
+            };
+            if length != list.len() {
+                return Err(format!(
+                    "{path} has {length} entries where {} were read",
+                    list.len()
+                ));
+            }
+            for (i, ((value, id), e)) in items.iter().zip(list.iter()).enumerate() {
+                same_value(
+                    found,
+                    Some((value, id)),
+                    Some(&e.value),
+                    &format!("{path}[{i}]"),
+                )?;
+            }
+            Ok(())
+        }
+        (Some((Value::Object(ObjType::Text), id)), Some(Tree::Text(text))) => {
+            match found.object(id) {
+                Some(Object::Text(f)) if f == text.to_string() => Ok(()),
+                _ => Err(format!("{path} is not the text that was read")),
+            }
+        }
+        _ => Err(wrong_kind()),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use automerge::transaction::Transactable;
+    use automerge::ReadDoc as _;
 
     use super::*;
     use crate::actions::{Actor, NewWorkOrder};
@@ -248,7 +228,7 @@ mod tests {
         )
         .expect("act");
         let wo = doc.read().expect("read");
-        assert_eq!(check(doc.automerge(), &wo), Ok(()));
+        assert_eq!(check(&Snapshot::take(doc.automerge()), &wo), Ok(()));
     }
 
     #[test]
@@ -258,7 +238,7 @@ mod tests {
         let mut junk = doc.automerge().clone();
         let obj = junk.put_object(ROOT, "junk", ObjType::Map).expect("put");
         junk.put(&obj, "deeper", 1).expect("put");
-        let err = check(&junk, &wo).expect_err("junk");
+        let err = check(&Snapshot::take(&junk), &wo).expect_err("junk");
         assert!(err.contains(".junk"), "{err}");
 
         let mut nested = doc.automerge().clone();
@@ -268,12 +248,13 @@ mod tests {
             .expect("customer")
             .1;
         nested.put(&customer, "loyalty", "gold").expect("put");
-        let err = check(&nested, &wo).expect_err("nested junk");
+        let err = check(&Snapshot::take(&nested), &wo).expect_err("nested junk");
         assert!(err.contains(".customer.loyalty"), "{err}");
 
         let mut float = doc.automerge().clone();
         float.put(ROOT, "schema", 1.0).expect("put");
-        let err = check(&float, &wo).expect_err("a float where an integer belongs");
+        let err =
+            check(&Snapshot::take(&float), &wo).expect_err("a float where an integer belongs");
         assert!(err.contains(".schema"), "{err}");
     }
 }

@@ -2,7 +2,8 @@
 //! order looks every field up by key; Automerge answers each lookup with a search through the
 //! document's columns, while this copy answers from memory. It serves exactly the values
 //! Automerge would (the winning value of each key, in the same order) and asks the document
-//! itself for anything it does not hold.
+//! itself for anything it does not hold. A copy of a few top-level fields (and of a list only
+//! from some position on) serves checking what a change touched.
 
 use std::collections::HashMap;
 use std::ops::RangeBounds;
@@ -13,9 +14,27 @@ use automerge::{AutoCommit, AutomergeError, ObjId, ObjType, Prop, Value, ValueRe
 enum Values {
     /// Each key with its winning value and the id of that value.
     Map(Vec<(String, Value<'static>, ObjId)>),
-    /// Each element with its id.
-    List(Vec<(Value<'static>, ObjId)>),
+    /// Some keys of a map, as `Map`; the document answers for the others.
+    SomeKeys(Vec<(String, Value<'static>, ObjId)>),
+    /// The elements from position `first` on, each with its id, of a list of `length`.
+    List {
+        first: usize,
+        length: usize,
+        items: Vec<(Value<'static>, ObjId)>,
+    },
     Text(String),
+}
+
+/// One object as the copy holds it, for comparing it with what it should hold.
+pub(crate) enum Object<'s> {
+    Map(&'s [(String, Value<'static>, ObjId)]),
+    /// The elements from position `first` on of a list of `length`.
+    List {
+        first: usize,
+        length: usize,
+        items: &'s [(Value<'static>, ObjId)],
+    },
+    Text(&'s str),
 }
 
 /// A document's current values, object by object.
@@ -27,13 +46,55 @@ pub(crate) struct Snapshot<'d> {
 impl<'d> Snapshot<'d> {
     /// Copies every object reachable from the root of `doc`.
     pub fn take(doc: &'d AutoCommit) -> Self {
+        let mut snapshot = Snapshot {
+            doc,
+            objects: HashMap::new(),
+        };
+        snapshot.copy(vec![(automerge::ROOT, ObjType::Map, 0)]);
+        snapshot
+    }
+
+    /// Copies the top-level `fields` and every object under them: under `(key, n)`, a list
+    /// only from position `n` on (with what is under those elements).
+    pub fn take_fields<'k>(
+        doc: &'d AutoCommit,
+        fields: impl IntoIterator<Item = (&'k str, usize)>,
+    ) -> Self {
         use automerge::ReadDoc as _;
-        let mut objects = HashMap::new();
-        let mut pending = vec![(automerge::ROOT, ObjType::Map)];
-        while let Some((obj, kind)) = pending.pop() {
+        let mut snapshot = Snapshot {
+            doc,
+            objects: HashMap::new(),
+        };
+        let mut root = Vec::new();
+        let mut pending = Vec::new();
+        for (key, first) in fields {
+            let Some(item) = doc
+                .map_range(automerge::ROOT, key.to_owned()..=key.to_owned())
+                .next()
+            else {
+                continue;
+            };
+            let id = item.id();
+            if let ValueRef::Object(kind) = item.value {
+                pending.push((id.clone(), kind, first));
+            }
+            root.push((item.key.into_owned(), Value::from(item.value), id));
+        }
+        snapshot
+            .objects
+            .insert(automerge::ROOT, (ObjType::Map, Values::SomeKeys(root)));
+        snapshot.copy(pending);
+        snapshot
+    }
+
+    /// Copies the `pending` objects (a list from the given position on) and all under them.
+    fn copy(&mut self, mut pending: Vec<(ObjId, ObjType, usize)>) {
+        use automerge::ReadDoc as _;
+        let doc = self.doc;
+        while let Some((obj, kind, first)) = pending.pop() {
             let mut child = |value: &ValueRef<'_>, id: &ObjId| {
                 if let ValueRef::Object(kind) = value {
-                    pending.push((id.clone(), *kind));
+                    pending.push((id.clone(), *kind, 0));
                 }
             };
             let values = match kind {
@@ -46,28 +107,68 @@ impl<'d> Snapshot<'d> {
                         })
                         .collect(),
                 ),
-                ObjType::List => Values::List(
-                    doc.list_range(&obj, ..)
+                ObjType::List => {
+                    let items: Vec<(Value<'static>, ObjId)> = doc
+                        .list_range(&obj, first..)
                         .map(|item| {
                             let id = item.id();
                             child(&item.value, &id);
                             (Value::from(item.value), id)
                         })
-                        .collect(),
-                ),
+                        .collect();
+                    let length = if first == 0 {
+                        items.len()
+                    } else {
+                        doc.length(&obj)
+                    };
+                    Values::List {
+                        first,
+                        length,
+                        items,
+                    }
+                }
                 ObjType::Text => match doc.text(&obj) {
                     Ok(text) => Values::Text(text),
                     // Left to the document, which reports the error where it is read.
                     Err(_) => continue,
                 },
             };
-            objects.insert(obj, (kind, values));
+            self.objects.insert(obj, (kind, values));
         }
-        Snapshot { doc, objects }
     }
 
     fn values(&self, obj: &ObjId) -> Option<&Values> {
         self.objects.get(obj).map(|(_, values)| values)
+    }
+
+    /// The value under `key` in the root, with its id, if the copy holds that key.
+    pub fn root_entry(&self, key: &str) -> Option<(&Value<'static>, &ObjId)> {
+        match self.values(&automerge::ROOT)? {
+            Values::Map(entries) | Values::SomeKeys(entries) => entries
+                .iter()
+                .find(|(k, _, _)| k == key)
+                .map(|(_, value, id)| (value, id)),
+            _ => None,
+        }
+    }
+
+    /// The object `obj` as copied; `None` if it was not, or only in part (some keys of a map),
+    /// or is a text Automerge cannot read.
+    pub fn object(&self, obj: &ObjId) -> Option<Object<'_>> {
+        Some(match self.values(obj)? {
+            Values::Map(entries) => Object::Map(entries),
+            Values::SomeKeys(_) => return None,
+            Values::List {
+                first,
+                length,
+                items,
+            } => Object::List {
+                first: *first,
+                length: *length,
+                items,
+            },
+            Values::Text(text) => Object::Text(text),
+        })
     }
 }
 
@@ -100,8 +201,18 @@ impl autosurgeon::ReadDoc for Snapshot<'_> {
                 .iter()
                 .find(|(k, _, _)| k == key)
                 .map(|(_, value, id)| borrowed(value, id))),
-            (Some(Values::List(items)), Prop::Seq(index)) if *index < items.len() => {
-                let (value, id) = &items[*index];
+            (Some(Values::SomeKeys(entries)), Prop::Map(key))
+                if entries.iter().any(|(k, _, _)| k == key) =>
+            {
+                Ok(entries
+                    .iter()
+                    .find(|(k, _, _)| k == key)
+                    .map(|(_, value, id)| borrowed(value, id)))
+            }
+            (Some(Values::List { first, items, .. }), Prop::Seq(index))
+                if (*first..first + items.len()).contains(index) =>
+            {
+                let (value, id) = &items[index - first];
                 Ok(Some(borrowed(value, id)))
             }
             _ => autosurgeon::ReadDoc::get(self.doc, obj, prop),
@@ -135,8 +246,10 @@ impl autosurgeon::ReadDoc for Snapshot<'_> {
     fn length<O: AsRef<ObjId>>(&self, obj: O) -> usize {
         match self.values(obj.as_ref()) {
             Some(Values::Map(entries)) => entries.len(),
-            Some(Values::List(items)) => items.len(),
-            Some(Values::Text(_)) | None => autosurgeon::ReadDoc::length(self.doc, obj),
+            Some(Values::List { length, .. }) => *length,
+            Some(Values::Text(_) | Values::SomeKeys(_)) | None => {
+                autosurgeon::ReadDoc::length(self.doc, obj)
+            }
         }
     }
 
@@ -222,7 +335,7 @@ mod tests {
                 autosurgeon::ReadDoc::length(doc, obj)
             );
             match values {
-                Values::Map(entries) => {
+                Values::Map(entries) | Values::SomeKeys(entries) => {
                     let mut keys: Vec<String> = entries.iter().map(|e| e.0.clone()).collect();
                     keys.push("not-a-key".into());
                     for key in keys {
@@ -234,8 +347,8 @@ mod tests {
                         );
                     }
                 }
-                Values::List(items) => {
-                    for index in 0..=items.len() {
+                Values::List { length, .. } => {
+                    for index in 0..=*length {
                         assert_eq!(
                             autosurgeon::ReadDoc::get(&snapshot, obj, index).expect("snapshot"),
                             doc.get(obj, index).expect("document"),
@@ -258,6 +371,63 @@ mod tests {
             through_snapshot.map_err(|e| e.to_string()),
             direct.map_err(|e| e.to_string())
         );
+    }
+
+    #[test]
+    fn a_copy_of_some_fields_answers_like_the_document() {
+        let (mut doc, tech, _) = worked_job();
+        for k in 0..3 {
+            doc.act(
+                &Action::RecordPartUsage(NewPartUsage {
+                    part_number: format!("FUSE-{k}"),
+                    quantity: 1,
+                    source_location: "VAN-07".into(),
+                    serial: None,
+                    refurbished: false,
+                }),
+                &tech,
+                NOW.plus_minutes(20 + k),
+            )
+            .expect("act");
+        }
+        let am = doc.automerge();
+        let copy = Snapshot::take_fields(am, [("part_usages", 2), ("customer", 0)]);
+        let (_, parts) = am.get(ROOT, "part_usages").expect("get").expect("parts");
+        let Some(Object::List {
+            first,
+            length,
+            items,
+        }) = copy.object(&parts)
+        else {
+            panic!("the list was not copied");
+        };
+        assert_eq!((first, length, items.len()), (2, 4, 2));
+        // Every position answers as the document does, copied or not.
+        for index in 0..=5 {
+            assert_eq!(
+                autosurgeon::ReadDoc::get(&copy, &parts, index).expect("copy"),
+                am.get(&parts, index).expect("document"),
+                "index {index}"
+            );
+        }
+        assert_eq!(autosurgeon::ReadDoc::length(&copy, &parts), 4);
+        // Entries before the copied position are not copied; those after are, with what is
+        // under them.
+        let (_, before) = am.get(&parts, 1).expect("get").expect("entry");
+        let (_, after) = am.get(&parts, 3).expect("get").expect("entry");
+        assert!(copy.object(&before).is_none());
+        assert!(matches!(copy.object(&after), Some(Object::Map(_))));
+        // Other fields are asked of the document.
+        for key in ["description", "status_events", "customer", "no-such-key"] {
+            assert_eq!(
+                autosurgeon::ReadDoc::get(&copy, &ROOT, key).expect("copy"),
+                am.get(ROOT, key).expect("document"),
+                "key {key}"
+            );
+        }
+        let usages: Vec<crate::PartUsage> =
+            autosurgeon::hydrate_prop(&copy, &ROOT, "part_usages").expect("read");
+        assert_eq!(usages, doc.read().expect("read").part_usages);
     }
 
     #[test]
