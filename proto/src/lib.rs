@@ -11,6 +11,7 @@ mod actions;
 pub mod api;
 mod attachment;
 mod canonical;
+mod chunks;
 mod classification;
 mod derived;
 mod dispatch;
@@ -48,6 +49,7 @@ pub use attachment::{
     UploadStart, UploadStatus, BLOBS_PATH, CHUNK_SHA256_HEADER, MAX_CONTENT_TYPE_BYTES,
     MAX_FILE_NAME_BYTES,
 };
+pub use chunks::count_chunks;
 pub use classification::{
     CustomerTier, HoldReason, Impact, IntakeChannel, ProblemCategory, Role, Urgency,
 };

@@ -23,11 +23,13 @@ use crate::storage::Seq;
 /// realistic one), so this stays within a few tens of megabytes.
 pub const DEFAULT_HOT_DOCUMENTS: usize = 1024;
 
-/// One document as committed at `version`, with the work order it holds.
+/// One document as committed at `version`, with the work order it holds and its stored bytes
+/// (which the next commit may append its changes to).
 pub struct HotDocument {
     pub version: Seq,
     pub doc: WorkOrderDocument,
     pub work_order: WorkOrder,
+    pub stored: Vec<u8>,
 }
 
 impl std::fmt::Debug for HotDocument {
@@ -127,11 +129,12 @@ mod tests {
             device: DeviceId::new(),
         };
         let new = crate::sync::push::tests::intake(None);
-        let (doc, work_order, _) =
+        let (mut doc, work_order, _) =
             WorkOrderDocument::create(WorkOrderId::new(), new, &office, Timestamp(1_000))
                 .expect("create");
         HotDocument {
             version: Seq(version),
+            stored: doc.save(),
             doc,
             work_order,
         }

@@ -9,6 +9,7 @@
 //! A technician may push only to work orders that are or were assigned to them. Any other id,
 //! whether it exists or not, gets the very same answer, so pushing reveals nothing.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -74,11 +75,42 @@ impl<'a> Base<'a> {
     }
 }
 
-/// A plan, and the document as it will be once the plan's commit (if any) is stored, with the
-/// work order it holds: worth keeping in memory for the next push.
+/// A plan, and the document as it will be once the plan's commit (if any) is stored: worth
+/// keeping in memory for the next push.
 pub struct Planned {
     pub plan: PushPlan,
-    pub result: Option<(WorkOrderDocument, WorkOrder)>,
+    pub result: Option<Kept>,
+}
+
+/// A document as stored once a plan is carried out.
+pub struct Kept {
+    pub doc: WorkOrderDocument,
+    /// The work order it holds.
+    pub work_order: WorkOrder,
+    /// Its stored bytes.
+    pub stored: Vec<u8>,
+}
+
+/// Changes appended to a stored save before a commit saves the whole document again. Each one
+/// appended spares a push encoding and compressing the whole document; each one stored costs a
+/// load of those bytes one more change to apply.
+pub const MAX_APPENDED_CHANGES: usize = 8;
+
+/// The stored bytes `stored` with `new` appended, while that keeps them within
+/// `MAX_APPENDED_CHANGES` changes past their save; `None` when the document should be saved
+/// whole instead.
+fn appended(stored: &[u8], new: &[NewChange]) -> Option<Vec<u8>> {
+    let chunks = fieldsync_proto::count_chunks(stored)?;
+    if chunks == 0 || chunks - 1 + new.len() > MAX_APPENDED_CHANGES {
+        return None;
+    }
+    let mut bytes =
+        Vec::with_capacity(stored.len() + new.iter().map(|c| c.bytes.len()).sum::<usize>());
+    bytes.extend_from_slice(stored);
+    for change in new {
+        bytes.extend_from_slice(&change.bytes);
+    }
+    Some(bytes)
 }
 
 /// Whether the pusher may write to the document at all.
@@ -237,16 +269,26 @@ pub fn plan(
             .map(Some)
             .map_err(Error::internal),
     };
-    let (mut doc, mut before) = match base {
-        Base::Hot(_, hot) => (hot.doc, Some(hot.work_order)),
+    // The bytes stored at the base version: what a commit appends its changes to.
+    let (mut doc, mut before, base_bytes) = match base {
+        Base::Hot(_, hot) => {
+            let HotDocument {
+                doc,
+                work_order,
+                stored,
+                ..
+            } = *hot;
+            (doc, Some(work_order), Cow::Owned(stored))
+        }
         Base::Stored(s) => {
             let doc = WorkOrderDocument::load(&s.snapshot).map_err(|e| unreadable(s, e))?;
             let wo = doc.read().map_err(|e| unreadable(s, e))?;
-            (doc, Some(wo))
+            (doc, Some(wo), Cow::Borrowed(&s.snapshot[..]))
         }
         Base::New => (
             load()?.ok_or_else(|| Error::internal("no empty document"))?,
             None,
+            Cow::Borrowed(&[][..]),
         ),
     };
     // The stored version's commit recorded its entries: this one records only the new ones.
@@ -389,15 +431,20 @@ pub fn plan(
         };
         return Ok(Planned {
             plan,
-            result: before.map(|wo| (doc, wo)),
+            result: before.map(|work_order| Kept {
+                doc,
+                work_order,
+                stored: base_bytes.into_owned(),
+            }),
         });
     };
     let attachments = wo.attachments.iter().map(|a| a.sha256.clone()).collect();
     let (summary, sla, usages, entries) = DocumentCommit::derived_since(wo, &recorded, now);
+    let snapshot = appended(&base_bytes, &new_changes).unwrap_or_else(|| doc.save());
     let commit = Box::new(DocumentCommit {
         doc: id,
         expected: stored.map(|s| s.version),
-        snapshot: doc.save(),
+        snapshot: snapshot.clone(),
         summary,
         sla,
         usages,
@@ -415,7 +462,11 @@ pub fn plan(
             commit,
             rejection,
         },
-        result: before.map(|wo| (doc, wo)),
+        result: before.map(|work_order| Kept {
+            doc,
+            work_order,
+            stored: snapshot,
+        }),
     })
 }
 
@@ -605,12 +656,13 @@ async fn push_one(
             Err(e) if e.is_panic() => return crashed(storage, &actor, id, now).await,
             Err(e) => return Err(Error::internal(e)),
         };
-        let keep = |version: Seq, result: Option<(WorkOrderDocument, WorkOrder)>| {
-            if let Some((doc, work_order)) = result {
+        let keep = |version: Seq, result: Option<Kept>| {
+            if let Some(kept) = result {
                 cache.put(HotDocument {
                     version,
-                    doc,
-                    work_order,
+                    doc: kept.doc,
+                    work_order: kept.work_order,
+                    stored: kept.stored,
                 });
             }
         };
@@ -886,6 +938,60 @@ pub(crate) mod tests {
             PushPlan::Commit { commit, .. } => *commit,
             other => panic!("expected a commit, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_commit_appends_its_changes_to_the_stored_bytes_until_a_whole_save_is_due() {
+        let now = Timestamp(1_700_000_000_000);
+        let office = actor(Role::Dispatcher);
+        let tech = actor(Role::Technician);
+        let id = WorkOrderId::new();
+        let (mut server, _, _) =
+            WorkOrderDocument::create(id, intake(Some(tech.user)), &office, now).expect("create");
+        for step in [
+            Action::Accept,
+            Action::StartTravel,
+            Action::Arrive,
+            Action::StartWork,
+        ] {
+            server.act(&step, &tech, now).expect("step");
+        }
+        let mut current = stored(&mut server, 1, now);
+        let mut past_save = 0;
+        for round in 0..4u64 {
+            let parts: Vec<Action> = (0..3).map(|k| part(&format!("P-{round}-{k}"))).collect();
+            let push = device_changes(&mut server, &tech, &parts, now);
+            let commit = committed(
+                plan_push(Some(&current), Access::Granted, id, &push, &tech, now).expect("plan"),
+            );
+            let chunks = fieldsync_proto::count_chunks(&commit.snapshot).expect("whole chunks");
+            if past_save + push.len() <= MAX_APPENDED_CHANGES {
+                past_save += push.len();
+                assert_eq!(chunks, 1 + past_save, "round {round}");
+                assert!(commit.snapshot.starts_with(&current.snapshot));
+            } else {
+                past_save = 0;
+                assert_eq!(chunks, 1, "round {round}: saved whole");
+            }
+            // Either way the stored bytes are the document with the pushed work.
+            server
+                .apply_changes(&push)
+                .expect("the server has the work");
+            let loaded = WorkOrderDocument::load(&commit.snapshot)
+                .and_then(|d| d.read())
+                .expect("read");
+            assert_eq!(loaded, server.read().expect("read"));
+            current = StoredDocument {
+                id,
+                snapshot: commit.snapshot,
+                version: crate::storage::Seq(round + 2),
+                summary: commit.summary,
+            };
+        }
+        assert!(
+            past_save > 0,
+            "appending started again after the whole save"
+        );
     }
 
     #[test]
