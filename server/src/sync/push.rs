@@ -481,8 +481,9 @@ fn cores() -> usize {
     *CORES.get_or_init(|| std::thread::available_parallelism().map_or(2, usize::from))
 }
 
-/// Pushes every document, several at a time, merging at most as many at once as there are
-/// cores; the results keep the order of `docs`. A rejected document does not stop the others;
+/// Pushes every document, several at a time, merging at most one more at once than there are
+/// cores (so that a core has a merge to run while the commit writer or a request's other work
+/// holds the others); the results keep the order of `docs`. A rejected document does not stop the others;
 /// a storage failure stops the request (what was committed stays, and a retry is idempotent).
 /// A document listed twice is pushed in order, one at a time, since its later changes may
 /// depend on its earlier ones.
@@ -497,8 +498,8 @@ pub async fn push_all(
     let mut seen = std::collections::HashSet::with_capacity(docs.len());
     let distinct = docs.iter().all(|push| seen.insert(push.doc));
     let in_flight = if distinct { PUSH_IN_FLIGHT } else { 1 };
-    let merging = Arc::new(Semaphore::new(cores()));
-    let pushes = docs.into_iter().map(|push| {
+    let merging = Arc::new(Semaphore::new(cores() + 1));
+    let pushes = docs.into_iter().enumerate().map(|(index, push)| {
         let merging = merging.clone();
         async move {
             let doc = push.doc;
@@ -511,13 +512,17 @@ pub async fn push_all(
                     tracing::info!(%doc, code = %r.code, message = %r.message, "push rejected")
                 }
             }
-            Ok::<_, Error>(PushResult { doc, outcome })
+            Ok::<_, Error>((index, PushResult { doc, outcome }))
         }
     });
-    futures_util::stream::iter(pushes)
-        .buffered(in_flight)
+    // Unordered, so that one document waiting long for its commit does not hold a place that
+    // documents finished after it would keep taking up.
+    let mut results: Vec<(usize, PushResult)> = futures_util::stream::iter(pushes)
+        .buffer_unordered(in_flight)
         .try_collect()
-        .await
+        .await?;
+    results.sort_unstable_by_key(|(index, _)| *index);
+    Ok(results.into_iter().map(|(_, result)| result).collect())
 }
 
 /// Adds a committed work order's attachments to the blob reference index. A failure is only
