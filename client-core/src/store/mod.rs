@@ -69,6 +69,12 @@ impl Store {
         // FULL: a committed local edit survives power loss, not only a process kill.
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        // A cached statement keeps its plan whatever values are bound, instead of being
+        // compiled again when a value its planner looked at changes (a LIMIT, say).
+        conn.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+            true,
+        )?;
         // Checkpoints run in the background (see `checkpoint`); a commit runs one only if
         // the log has grown far past SQLite's usual threshold.
         conn.pragma_update(None, "wal_autocheckpoint", checkpoint::BACKSTOP_PAGES)?;

@@ -694,6 +694,27 @@ mod tests {
     }
 
     #[test]
+    fn a_pull_runs_the_candidate_scan_it_compiled_once() {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut conn = super::super::open_connection(&dir.path().join("server.db")).expect("open");
+        super::super::migrations::migrate(&mut conn).expect("migrate");
+        let tx = conn.transaction().expect("tx");
+        let q = technician(&tx);
+        // Every pull binds another cursor and page size; none may compile the statement again.
+        for after in 0..5 {
+            let page = CandidateQuery {
+                after: Seq(after),
+                limit: 100 + u32::try_from(after).expect("small"),
+                ..q
+            };
+            candidates(&tx, &page).expect("candidates");
+        }
+        let stmt = tx.prepare_cached(CANDIDATES_ASSIGNED).expect("cached");
+        assert_eq!(stmt.get_status(StatementStatus::Run), 5);
+        assert_eq!(stmt.get_status(StatementStatus::RePrepare), 0);
+    }
+
+    #[test]
     fn a_technicians_candidates_are_read_without_the_document_rows() {
         let mut conn = database();
         let tx = conn.transaction().expect("tx");

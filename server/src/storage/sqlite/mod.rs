@@ -95,6 +95,14 @@ fn open_connection(path: &Path) -> Result<Connection, StorageError> {
         .map_err(db_err)?;
     conn.pragma_update(None, "foreign_keys", "ON")
         .map_err(db_err)?;
+    // A cached statement keeps its plan whatever values are bound. Without this SQLite compiles
+    // a statement again whenever a bound value its planner looked at changes (a page size in a
+    // LIMIT, say): under load, nearly every pull's candidate scan was compiled anew.
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )
+    .map_err(db_err)?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
 }
