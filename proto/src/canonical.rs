@@ -192,34 +192,12 @@ mod tests {
     use automerge::{AutoCommit, ReadDoc as _, ROOT};
 
     use super::*;
-    use crate::testing::{intake, someone};
-    use crate::{Action, NewPartUsage, Role, Timestamp, WorkOrder, WorkOrderDocument, WorkOrderId};
+    use crate::testing::worked_job;
+    use crate::WorkOrder;
 
+    /// A worked job's work order, with a notes text of its own (as `check` writes it).
     fn job() -> WorkOrder {
-        let (tech, office) = (someone(Role::Technician), someone(Role::Dispatcher));
-        let now = Timestamp(1_700_000_000_000);
-        let (mut doc, _, _) =
-            WorkOrderDocument::create(WorkOrderId::new(), intake(tech.user), &office, now)
-                .expect("create");
-        for action in [
-            Action::Accept,
-            Action::StartTravel,
-            Action::Arrive,
-            Action::StartWork,
-            Action::RecordPartUsage(NewPartUsage {
-                part_number: "FUSE-10A".into(),
-                quantity: 2,
-                source_location: "VAN-07".into(),
-                serial: Some("SN-1".into()),
-                refurbished: false,
-            }),
-            Action::EditNotes {
-                text: "Gate code 4712".into(),
-            },
-        ] {
-            doc.act(&action, &tech, now).expect("act");
-        }
-        let mut wo = doc.read().expect("read");
+        let mut wo = worked_job().0.read().expect("read");
         wo.notes = autosurgeon::Text::with_value(wo.notes.as_str());
         wo
     }

@@ -278,51 +278,8 @@ mod tests {
     use automerge::{ActorId, ReadDoc as _, ROOT};
 
     use super::*;
-    use crate::testing::{intake, someone};
-    use crate::{
-        Action, Actor, Measurement, NewPartUsage, NewRepairRecord, Role, Timestamp, WorkOrder,
-        WorkOrderDocument, WorkOrderId,
-    };
-
-    const NOW: Timestamp = Timestamp(1_700_000_000_000);
-
-    /// A job with a history: status steps, parts, a repair record with measurements, notes.
-    fn worked_job() -> (WorkOrderDocument, Actor, Actor) {
-        let (tech, office) = (someone(Role::Technician), someone(Role::Dispatcher));
-        let new = intake(tech.user);
-        let (mut doc, _, _) =
-            WorkOrderDocument::create(WorkOrderId::new(), new, &office, NOW).expect("create");
-        let steps = [
-            Action::Accept,
-            Action::StartTravel,
-            Action::Arrive,
-            Action::StartWork,
-            Action::RecordPartUsage(NewPartUsage {
-                part_number: "FUSE-10A".into(),
-                quantity: 2,
-                source_location: "VAN-07".into(),
-                serial: Some("SN-1".into()),
-                refurbished: false,
-            }),
-            Action::AddRepairRecord(NewRepairRecord {
-                diagnosis: "Thermostat stuck".into(),
-                action_taken: "Replaced thermostat".into(),
-                measurements: vec![Measurement {
-                    name: "temperature".into(),
-                    value: 182.5,
-                    unit: "C".into(),
-                }],
-            }),
-            Action::EditNotes {
-                text: "Gate code 4712; Hund im Hof, freundlich".into(),
-            },
-        ];
-        for (i, step) in steps.iter().enumerate() {
-            doc.act(step, &tech, NOW.plus_minutes(i as i64 + 1))
-                .expect("act");
-        }
-        (doc, tech, office)
-    }
+    use crate::testing::{worked_job, NOW};
+    use crate::{Action, NewPartUsage, WorkOrder};
 
     /// Every answer the snapshot gives is the document's own, object by object.
     fn answers_like_the_document(doc: &AutoCommit) {

@@ -831,14 +831,21 @@ pub(crate) mod tests {
         let _ = stranger;
     }
 
-    #[test]
-    fn the_valid_prefix_is_stored_and_the_first_forbidden_change_refused() {
+    /// A work order the office made for a technician, as the server holds it: when, the
+    /// technician, its id and the document.
+    fn assigned_job() -> (Timestamp, Actor, WorkOrderId, WorkOrderDocument) {
         let now = Timestamp(1_700_000_000_000);
         let office = actor(Role::Dispatcher);
         let tech = actor(Role::Technician);
         let id = WorkOrderId::new();
-        let (mut server, _, _) =
+        let (server, _, _) =
             WorkOrderDocument::create(id, intake(Some(tech.user)), &office, now).expect("create");
+        (now, tech, id, server)
+    }
+
+    #[test]
+    fn the_valid_prefix_is_stored_and_the_first_forbidden_change_refused() {
+        let (now, tech, id, mut server) = assigned_job();
         let current = stored(&mut server, 3, now);
         let mut device = WorkOrderDocument::load(&server.save()).expect("copy");
         let (_, accept) = device.act(&Action::Accept, &tech, now).expect("accept");
@@ -947,12 +954,7 @@ pub(crate) mod tests {
 
     #[test]
     fn a_commit_appends_its_changes_to_the_stored_bytes_until_a_whole_save_is_due() {
-        let now = Timestamp(1_700_000_000_000);
-        let office = actor(Role::Dispatcher);
-        let tech = actor(Role::Technician);
-        let id = WorkOrderId::new();
-        let (mut server, _, _) =
-            WorkOrderDocument::create(id, intake(Some(tech.user)), &office, now).expect("create");
+        let (now, tech, id, mut server) = assigned_job();
         for step in [
             Action::Accept,
             Action::StartTravel,
