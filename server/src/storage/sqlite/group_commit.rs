@@ -102,21 +102,26 @@ fn copy(e: &StorageError) -> StorageError {
     }
 }
 
+/// Runs one statement of the savepoint around each commit, compiled once per connection.
+fn savepoint(tx: &Transaction<'_>, sql: &str) -> Result<(), StorageError> {
+    tx.prepare_cached(sql)
+        .and_then(|mut stmt| stmt.execute([]))
+        .map(|_| ())
+        .map_err(db_err)
+}
+
 /// Runs one commit in a savepoint of `tx`, keeping it only if it committed.
 fn commit_one(tx: &Transaction<'_>, commit: &DocumentCommit) -> Result<Committed, StorageError> {
-    tx.execute_batch("SAVEPOINT document_commit")
-        .map_err(db_err)?;
+    savepoint(tx, "SAVEPOINT document_commit")?;
     let result = documents::commit_noting(tx, commit);
     let keep = matches!(result, Ok((CommitOutcome::Committed(_), _)));
     // After some failures (a full disk) SQLite has rolled back the whole transaction: there
     // is no savepoint left to end, and the caller sees that the transaction is gone.
     if !tx.is_autocommit() {
-        let end = if keep {
-            "RELEASE document_commit"
-        } else {
-            "ROLLBACK TO document_commit; RELEASE document_commit"
-        };
-        tx.execute_batch(end).map_err(db_err)?;
+        if !keep {
+            savepoint(tx, "ROLLBACK TO document_commit")?;
+        }
+        savepoint(tx, "RELEASE document_commit")?;
     }
     result
 }
