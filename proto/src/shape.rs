@@ -34,22 +34,29 @@ pub(crate) fn check_fields(
     wo: &WorkOrder,
     fields: &BTreeMap<String, usize>,
 ) -> Result<(), String> {
+    // Each key with what it should hold and, for a list compared from an entry on, its length.
     let mut expected = Vec::with_capacity(fields.len());
     for (key, &from) in fields {
         let written = match wo.entry_list(key).filter(|_| from > 0) {
-            Some(list) => Some(list.canonical_from(from).map_err(cannot_write)?),
-            None => wo.canonical_field(key).map_err(cannot_write)?,
+            Some(list) => Some((
+                list.canonical_from(from).map_err(cannot_write)?,
+                Some(list.entries()),
+            )),
+            None => wo
+                .canonical_field(key)
+                .map_err(cannot_write)?
+                .map(|value| (value, None)),
         };
-        let Some(value) = written else {
+        let Some((value, entries)) = written else {
             return Err(format!(".{key} is not part of a work order"));
         };
-        expected.push((key, from, value));
+        expected.push((key, from, value, entries));
     }
-    for (key, from, value) in expected {
+    for (key, from, value, entries) in expected {
         let f = found.root_entry(key);
         let path = format!(".{key}");
-        match wo.entry_list(key).filter(|_| from > 0) {
-            Some(list) => same_entries_from(found, f, value.as_ref(), from, list.entries(), &path)?,
+        match entries {
+            Some(length) => same_entries_from(found, f, value.as_ref(), from, length, &path)?,
             None => same_value(found, f, value.as_ref(), &path)?,
         }
     }

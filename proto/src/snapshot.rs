@@ -144,10 +144,7 @@ impl<'d> Snapshot<'d> {
     /// The value under `key` in the root, with its id, if the copy holds that key.
     pub fn root_entry(&self, key: &str) -> Option<(&Value<'static>, &ObjId)> {
         match self.values(&automerge::ROOT)? {
-            Values::Map(entries) | Values::SomeKeys(entries) => entries
-                .iter()
-                .find(|(k, _, _)| k == key)
-                .map(|(_, value, id)| (value, id)),
+            Values::Map(entries) | Values::SomeKeys(entries) => find(entries, key),
             _ => None,
         }
     }
@@ -170,6 +167,17 @@ impl<'d> Snapshot<'d> {
             Values::Text(text) => Object::Text(text),
         })
     }
+}
+
+/// The value of `key` among a map's copied entries, with its id.
+fn find<'e>(
+    entries: &'e [(String, Value<'static>, ObjId)],
+    key: &str,
+) -> Option<(&'e Value<'static>, &'e ObjId)> {
+    entries
+        .iter()
+        .find(|(k, _, _)| k == key)
+        .map(|(_, value, id)| (value, id))
 }
 
 fn borrowed<'a>(value: &'a Value<'static>, id: &ObjId) -> (Value<'a>, ObjId) {
@@ -197,17 +205,11 @@ impl autosurgeon::ReadDoc for Snapshot<'_> {
     ) -> Result<Option<(Value<'_>, ObjId)>, AutomergeError> {
         let prop = prop.into();
         match (self.values(obj), &prop) {
-            (Some(Values::Map(entries)), Prop::Map(key)) => Ok(entries
-                .iter()
-                .find(|(k, _, _)| k == key)
-                .map(|(_, value, id)| borrowed(value, id))),
-            (Some(Values::SomeKeys(entries)), Prop::Map(key))
-                if entries.iter().any(|(k, _, _)| k == key) =>
-            {
-                Ok(entries
-                    .iter()
-                    .find(|(k, _, _)| k == key)
-                    .map(|(_, value, id)| borrowed(value, id)))
+            (Some(Values::Map(entries)), Prop::Map(key)) => {
+                Ok(find(entries, key).map(|(value, id)| borrowed(value, id)))
+            }
+            (Some(Values::SomeKeys(entries)), Prop::Map(key)) if find(entries, key).is_some() => {
+                Ok(find(entries, key).map(|(value, id)| borrowed(value, id)))
             }
             (Some(Values::List { first, items, .. }), Prop::Seq(index))
                 if (*first..first + items.len()).contains(index) =>
