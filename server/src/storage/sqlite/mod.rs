@@ -107,6 +107,19 @@ fn open_connection(path: &Path) -> Result<Connection, StorageError> {
     Ok(conn)
 }
 
+/// Runs `f` in one transaction of `conn`, committed if it returns `Ok` (rolled back on drop
+/// otherwise).
+fn in_transaction<T>(
+    conn: &mut Connection,
+    behavior: TransactionBehavior,
+    f: impl FnOnce(&Transaction<'_>) -> Result<T, StorageError>,
+) -> Result<T, StorageError> {
+    let tx = conn.transaction_with_behavior(behavior).map_err(db_err)?;
+    let value = f(&tx)?;
+    tx.commit().map_err(db_err)?;
+    Ok(value)
+}
+
 impl SqliteStorage {
     /// Opens (creating if needed) the database file and brings its schema up to date.
     pub async fn open(path: impl Into<PathBuf>) -> Result<Self, StorageError> {
@@ -171,12 +184,7 @@ impl SqliteStorage {
                 .writer
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(db_err)?;
-            let value = f(&tx)?;
-            tx.commit().map_err(db_err)?;
-            Ok(value)
+            in_transaction(&mut conn, TransactionBehavior::Immediate, f)
         })
         .await
         .map_err(|e| StorageError::TaskFailed(e.to_string()))?

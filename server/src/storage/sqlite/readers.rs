@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use rusqlite::{Connection, TransactionBehavior};
 
-use super::{db_err, open_connection};
+use super::{in_transaction, open_connection};
 use crate::storage::StorageError;
 
 /// A read to run with a thread's connection.
@@ -61,12 +61,7 @@ impl Readers {
                     Some(open) => open,
                     None => conn.insert(open_connection(&path)?),
                 };
-                let tx = conn
-                    .transaction_with_behavior(TransactionBehavior::Deferred)
-                    .map_err(db_err)?;
-                let value = f(&tx)?;
-                tx.commit().map_err(db_err)?;
-                Ok(value)
+                in_transaction(conn, TransactionBehavior::Deferred, f)
             })();
             // The caller may have gone away; the read changed nothing.
             let _ = answer.send(result);
