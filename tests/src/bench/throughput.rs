@@ -266,11 +266,6 @@ pub async fn sync_throughput(sizes: &Sizes) -> anyhow::Result<Outcome> {
                 let t = Instant::now();
                 sim.edit_and_sync(n).await?;
                 mine.push(t.elapsed());
-                eprintln!(
-                    "LAT {:.3} {:.3}",
-                    started.elapsed().as_secs_f64(),
-                    t.elapsed().as_secs_f64() * 1e3
-                );
                 n += 1;
             }
             latencies.lock().await.extend(mine);
