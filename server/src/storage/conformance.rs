@@ -723,6 +723,35 @@ pub async fn pull_reads_only_the_technicians_own_changes(store: SharedStorage) {
         .updates
         .iter()
         .all(|u| !others.contains(&u.doc) && u.doc != unassigned && u.doc != elsewhere));
+
+    // Taken from them and given back: theirs again, listed once.
+    let back = WorkOrderId::new();
+    let back_1 = commit_ok(&store, new_doc(back, Some(tech), vec![change(7)])).await;
+    store
+        .record_deliveries(device, vec![sent(back, back_1)])
+        .await
+        .expect("record");
+    let cursor = store.max_seq().await.expect("max");
+    let back_2 = commit_ok(&store, reassign(back, back_1, Some(other))).await;
+    let back_3 = commit_ok(&store, reassign(back, back_2, Some(tech))).await;
+    let candidates = store
+        .pull_candidates(query(cursor, 10))
+        .await
+        .expect("candidates");
+    assert_eq!(
+        candidates
+            .iter()
+            .map(|c| (c.doc, c.updated_seq, c.in_scope, c.delivery))
+            .collect::<Vec<_>>(),
+        vec![(back, back_3, true, delivered(back_1))]
+    );
+    assert_eq!(
+        store
+            .count_candidates(query(cursor, 1))
+            .await
+            .expect("count"),
+        1
+    );
 }
 
 pub async fn deliveries(store: SharedStorage) {

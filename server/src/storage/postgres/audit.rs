@@ -132,23 +132,37 @@ pub async fn query(
         .collect()
 }
 
-/// Remembers that `user` was assigned `doc` as of commit `seq` (the first time only).
-pub async fn grant(
+/// Records who holds `doc` as of commit `seq`: `now` is (again) assigned it, remembered from the
+/// first time on, and `before`'s assignment ended here if `now` is someone else.
+pub async fn record_assignment(
     c: &impl GenericClient,
     doc: WorkOrderId,
-    user: UserId,
+    before: Option<UserId>,
+    now: Option<UserId>,
     seq: i64,
 ) -> Result<(), StorageError> {
-    let stmt = c
-        .prepare_cached(
-            "INSERT INTO assignments (doc, user_id, since_seq) VALUES ($1, $2, $3)
-             ON CONFLICT (doc, user_id) DO NOTHING",
-        )
-        .await
-        .map_err(db_err)?;
-    c.execute(&stmt, &[&doc.0, &user.0, &seq])
-        .await
-        .map_err(db_err)?;
+    if let Some(user) = before.filter(|b| Some(*b) != now) {
+        let stmt = c
+            .prepare_cached("UPDATE assignments SET left_seq = $3 WHERE doc = $1 AND user_id = $2")
+            .await
+            .map_err(db_err)?;
+        c.execute(&stmt, &[&doc.0, &user.0, &seq])
+            .await
+            .map_err(db_err)?;
+    }
+    if let Some(user) = now {
+        let stmt = c
+            .prepare_cached(
+                "INSERT INTO assignments (doc, user_id, since_seq) VALUES ($1, $2, $3)
+                 ON CONFLICT (doc, user_id) DO UPDATE SET left_seq = NULL
+                 WHERE assignments.left_seq IS NOT NULL",
+            )
+            .await
+            .map_err(db_err)?;
+        c.execute(&stmt, &[&doc.0, &user.0, &seq])
+            .await
+            .map_err(db_err)?;
+    }
     Ok(())
 }
 

@@ -374,12 +374,7 @@ pub async fn commit(
     });
     let (written, ..) = tokio::try_join!(
         async { c.execute(&write_doc, &doc_values).await.map_err(db_err) },
-        async {
-            match s.assignee {
-                Some(assignee) => super::audit::grant(c, commit.doc, assignee, seq_db).await,
-                None => Ok(()),
-            }
-        },
+        super::audit::record_assignment(c, commit.doc, previous_assignee, s.assignee, seq_db),
         super::audit::append(c, &commit.audit),
         async {
             c.execute(&write_changes, &change_values)
@@ -598,19 +593,30 @@ const CANDIDATES_ALL: &str = "SELECT d.id, d.updated_seq, dd.sent_seq, dd.remove
 const COUNT_ALL: &str = "SELECT COUNT(*) FROM documents WHERE updated_seq > $1";
 
 /// Candidates of a technician's (`$3`) device: the documents updated after the cursor that are
-/// theirs or that device `$1` was sent (to tell it when one left their hands). Its work grows
-/// with what changed after the cursor, never with how much the device was sent before.
-const CANDIDATES_ASSIGNED: &str = "SELECT d.id, d.updated_seq, dd.sent_seq, dd.removed,
-         COALESCE(d.assignee = $3, FALSE)
+/// theirs, and those that left their hands and that device `$1` was sent, by the assignments
+/// that ended (to tell it to drop them). Its work grows with the technician's own jobs, never
+/// with the fleet's traffic nor with how much the device was sent before.
+const CANDIDATES_ASSIGNED: &str = "SELECT d.id, d.updated_seq, dd.sent_seq, dd.removed, TRUE
      FROM documents d
      LEFT JOIN device_docs dd ON dd.device = $1 AND dd.doc = d.id
-     WHERE d.updated_seq > $2 AND (d.assignee = $3 OR dd.doc IS NOT NULL)
-     ORDER BY d.updated_seq LIMIT $4";
+     WHERE d.assignee = $3 AND d.updated_seq > $2
+     UNION ALL
+     SELECT d.id, d.updated_seq, dd.sent_seq, dd.removed, FALSE
+     FROM assignments a
+     JOIN device_docs dd ON dd.device = $1 AND dd.doc = a.doc
+     JOIN documents d ON d.id = a.doc
+     WHERE a.user_id = $3 AND a.left_seq IS NOT NULL AND d.updated_seq > $2
+         AND d.assignee IS DISTINCT FROM $3
+     ORDER BY 2 LIMIT $4";
 
-const COUNT_ASSIGNED: &str = "SELECT COUNT(*)
-     FROM documents d
-     LEFT JOIN device_docs dd ON dd.device = $1 AND dd.doc = d.id
-     WHERE d.updated_seq > $2 AND (d.assignee = $3 OR dd.doc IS NOT NULL)";
+const COUNT_ASSIGNED: &str = "SELECT
+     (SELECT COUNT(*) FROM documents WHERE assignee = $3 AND updated_seq > $2)
+     + (SELECT COUNT(*)
+        FROM assignments a
+        JOIN device_docs dd ON dd.device = $1 AND dd.doc = a.doc
+        JOIN documents d ON d.id = a.doc
+        WHERE a.user_id = $3 AND a.left_seq IS NOT NULL AND d.updated_seq > $2
+            AND d.assignee IS DISTINCT FROM $3)";
 
 pub async fn candidates(
     c: &impl GenericClient,

@@ -29,6 +29,10 @@ const MIGRATIONS: &[(u32, &str)] = &[
         5,
         include_str!("../../../migrations/postgres/0005_snapshot_last.sql"),
     ),
+    (
+        6,
+        include_str!("../../../migrations/postgres/0006_departures.sql"),
+    ),
 ];
 
 /// Version a fully migrated database has.

@@ -130,19 +130,32 @@ pub fn query(tx: &Transaction<'_>, q: &AuditQuery) -> Result<Vec<AuditEntry>, St
         .collect()
 }
 
-/// Remembers that `user` was assigned `doc` as of commit `seq` (the first time only).
-pub fn grant(
+/// Records who holds `doc` as of commit `seq`: `now` is (again) assigned it, remembered from the
+/// first time on, and `before`'s assignment ended here if `now` is someone else.
+pub fn record_assignment(
     tx: &Transaction<'_>,
     doc: WorkOrderId,
-    user: UserId,
+    before: Option<UserId>,
+    now: Option<UserId>,
     seq: i64,
 ) -> Result<(), StorageError> {
-    tx.prepare_cached(
-        "INSERT OR IGNORE INTO assignments (doc, user_id, since_seq) VALUES (?1, ?2, ?3)",
-    )
-    .map_err(db_err)?
-    .execute(params![doc.to_string(), user.to_string(), seq])
-    .map_err(db_err)?;
+    let doc = doc.to_string();
+    if let Some(user) = before.filter(|b| Some(*b) != now) {
+        tx.prepare_cached("UPDATE assignments SET left_seq = ?3 WHERE doc = ?1 AND user_id = ?2")
+            .map_err(db_err)?
+            .execute(params![doc, user.to_string(), seq])
+            .map_err(db_err)?;
+    }
+    if let Some(user) = now {
+        tx.prepare_cached(
+            "INSERT INTO assignments (doc, user_id, since_seq) VALUES (?1, ?2, ?3)
+             ON CONFLICT (doc, user_id) DO UPDATE SET left_seq = NULL
+             WHERE assignments.left_seq IS NOT NULL",
+        )
+        .map_err(db_err)?
+        .execute(params![doc, user.to_string(), seq])
+        .map_err(db_err)?;
+    }
     Ok(())
 }
 

@@ -269,9 +269,7 @@ pub fn commit_noting(
             ])
             .map_err(db_err)?;
     }
-    if let Some(assignee) = s.assignee {
-        super::audit::grant(tx, c.doc, assignee, seq)?;
-    }
+    super::audit::record_assignment(tx, c.doc, previous_assignee, s.assignee, seq)?;
     super::audit::append(tx, &c.audit)?;
     super::operations::record_movements(tx, &c.usages, c.received_at)?;
     super::operations::record_receipts(tx, c.doc, &c.entries, c.received_at)?;
@@ -394,22 +392,31 @@ const CANDIDATES_ALL: &str = "SELECT d.id, d.updated_seq, dd.sent_seq, dd.remove
 const COUNT_ALL: &str = "SELECT COUNT(*) FROM documents WHERE updated_seq > ?1";
 
 /// Candidates of a technician's (`?3`) device: the documents updated after the cursor that are
-/// theirs or that device `?1` was sent (to tell it when one left their hands). The scan runs
-/// through the index on (updated_seq, assignee, id) and probes `device_docs` by its key, so it
-/// reads no document row, and its work grows with what changed after the cursor only, never
-/// with how much the device was sent before: a first sync of thousands of documents pages
-/// through them at the same cost per page.
-const CANDIDATES_ASSIGNED: &str = "SELECT d.id, d.updated_seq, dd.sent_seq, dd.removed,
-         IFNULL(d.assignee = ?3, 0)
+/// theirs, by the index on (assignee, updated_seq), and those that left their hands and that
+/// device `?1` was sent, by the assignments that ended (to tell it to drop them). Neither part
+/// reads a document changed by anyone else, so a pull's work grows with the technician's own
+/// jobs, never with the fleet's traffic nor with how much the device was sent before.
+const CANDIDATES_ASSIGNED: &str = "SELECT d.id, d.updated_seq, dd.sent_seq, dd.removed, 1
      FROM documents d
      LEFT JOIN device_docs dd ON dd.device = ?1 AND dd.doc = d.id
-     WHERE d.updated_seq > ?2 AND (d.assignee = ?3 OR dd.doc IS NOT NULL)
-     ORDER BY d.updated_seq LIMIT ?4";
+     WHERE d.assignee = ?3 AND d.updated_seq > ?2
+     UNION ALL
+     SELECT d.id, d.updated_seq, dd.sent_seq, dd.removed, 0
+     FROM assignments a
+     JOIN device_docs dd ON dd.device = ?1 AND dd.doc = a.doc
+     JOIN documents d ON d.id = a.doc
+     WHERE a.user_id = ?3 AND a.left_seq IS NOT NULL AND d.updated_seq > ?2
+         AND d.assignee IS NOT ?3
+     ORDER BY 2 LIMIT ?4";
 
-const COUNT_ASSIGNED: &str = "SELECT COUNT(*)
-     FROM documents d
-     LEFT JOIN device_docs dd ON dd.device = ?1 AND dd.doc = d.id
-     WHERE d.updated_seq > ?2 AND (d.assignee = ?3 OR dd.doc IS NOT NULL)";
+const COUNT_ASSIGNED: &str = "SELECT
+     (SELECT COUNT(*) FROM documents WHERE assignee = ?3 AND updated_seq > ?2)
+     + (SELECT COUNT(*)
+        FROM assignments a
+        JOIN device_docs dd ON dd.device = ?1 AND dd.doc = a.doc
+        JOIN documents d ON d.id = a.doc
+        WHERE a.user_id = ?3 AND a.left_seq IS NOT NULL AND d.updated_seq > ?2
+            AND d.assignee IS NOT ?3)";
 
 /// The query of `candidates` (or `count_candidates`) for the scope, and its arguments. The
 /// texts are constants, so each connection prepares them once and reuses them on every pull.
@@ -715,7 +722,7 @@ mod tests {
     }
 
     #[test]
-    fn a_technicians_candidates_are_read_without_the_document_rows() {
+    fn a_technicians_candidates_come_from_their_own_jobs_and_their_ended_assignments() {
         let mut conn = database();
         let tx = conn.transaction().expect("tx");
         let q = technician(&tx);
@@ -723,10 +730,15 @@ mod tests {
             let plan = query_plan(&tx, &q, count);
             let text = plan.join("\n");
             assert!(
+                plan.iter().any(|line| line.contains(
+                    "USING COVERING INDEX documents_by_assignee (assignee=? AND updated_seq>?)"
+                )),
+                "their own documents changed after the cursor, by the assignee index alone:\n{text}"
+            );
+            assert!(
                 plan.iter()
-                    .any(|line| line
-                        .contains("USING COVERING INDEX documents_for_pull (updated_seq>?)")),
-                "the documents changed after the cursor, by the pull index alone:\n{text}"
+                    .any(|line| line.contains("USING INDEX assignments_ended (user_id=?)")),
+                "the documents that left their hands, by the ended assignments:\n{text}"
             );
             assert!(
                 plan.iter()
@@ -734,12 +746,77 @@ mod tests {
                 "what this device was sent, by its key:\n{text}"
             );
             assert!(
-                !plan.iter().any(|line| line.starts_with("SCAN device_docs")
-                    || line.starts_with("SCAN dd")
-                    || line.contains("documents_by_assignee")),
-                "nothing reads all the device was sent:\n{text}"
+                !plan.iter().any(
+                    |line| (line.contains("SCAN") && line != "SCAN CONSTANT ROW")
+                        || line.contains("documents_for_pull")
+                ),
+                "nothing reads documents changed by others or all the device was sent:\n{text}"
             );
         }
+    }
+
+    #[test]
+    fn a_technicians_pull_costs_the_same_however_busy_everyone_else_is() {
+        let mut conn = database();
+        let tx = conn.transaction().expect("tx");
+        let q = technician(&tx);
+        let run = |tx: &Transaction<'_>, q: &CandidateQuery| {
+            let found = candidates(tx, q).expect("candidates");
+            let counted = count_candidates(tx, q).expect("count");
+            (
+                found,
+                counted,
+                effort(tx, CANDIDATES_ASSIGNED),
+                effort(tx, COUNT_ASSIGNED),
+            )
+        };
+        let _ = run(&tx, &q);
+        let quiet = run(&tx, &q);
+        assert_eq!(quiet.0.len(), 2, "their job and the one taken from them");
+        // 300 other technicians' jobs change after the cursor.
+        for _ in 0..300 {
+            put(&tx, WorkOrderId::new(), Some(UserId::new()), None);
+        }
+        let busy = run(&tx, &q);
+        assert_eq!(
+            busy, quiet,
+            "the changes of other technicians' documents changed the work of a page"
+        );
+    }
+
+    #[test]
+    fn an_assignment_ends_when_the_job_goes_to_someone_else_and_resumes_when_it_comes_back() {
+        let mut conn = database();
+        let tx = conn.transaction().expect("tx");
+        let (tech, other, doc) = (UserId::new(), UserId::new(), WorkOrderId::new());
+        let ended = |tx: &Transaction<'_>, user: UserId| -> Option<i64> {
+            tx.query_row(
+                "SELECT left_seq FROM assignments WHERE doc = ?1 AND user_id = ?2",
+                params![doc.to_string(), user.to_string()],
+                |r| r.get(0),
+            )
+            .expect("assignment")
+        };
+        let first = put(&tx, doc, Some(tech), None);
+        assert_eq!(ended(&tx, tech), None, "assigned");
+        let second = put(&tx, doc, Some(tech), Some(first));
+        assert_eq!(ended(&tx, tech), None, "an edit keeps the assignment");
+        let moved = put(&tx, doc, Some(other), Some(second));
+        assert_eq!(
+            ended(&tx, tech),
+            Some(seq_to_db(moved)),
+            "ended by the reassignment"
+        );
+        assert_eq!(ended(&tx, other), None);
+        let unassigned = put(&tx, doc, None, Some(moved));
+        assert_eq!(ended(&tx, other), Some(seq_to_db(unassigned)));
+        put(&tx, doc, Some(tech), Some(unassigned));
+        assert_eq!(ended(&tx, tech), None, "assigned again");
+        assert_eq!(ended(&tx, other), Some(seq_to_db(unassigned)));
+        assert!(
+            super::super::audit::was_assigned(&tx, doc, other).expect("grant"),
+            "an ended assignment still lets them upload the work done while it was theirs"
+        );
     }
 
     #[test]

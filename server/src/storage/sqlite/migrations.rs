@@ -27,6 +27,10 @@ const MIGRATIONS: &[(u32, &str)] = &[
         5,
         include_str!("../../../migrations/sqlite/0005_snapshot_last.sql"),
     ),
+    (
+        6,
+        include_str!("../../../migrations/sqlite/0006_departures.sql"),
+    ),
 ];
 
 /// Version a fully migrated database has.
@@ -226,6 +230,45 @@ mod tests {
             )
             .expect("grant");
         assert_eq!(grant, ("u1".to_owned(), 3));
+    }
+
+    #[test]
+    fn upgrading_ends_the_assignments_of_those_who_no_longer_hold_the_job() {
+        let mut conn = Connection::open_in_memory().expect("open");
+        let tx = conn.transaction().expect("tx");
+        tx.execute_batch("CREATE TABLE schema_version (version INTEGER NOT NULL);")
+            .expect("version");
+        for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v <= 5) {
+            tx.execute_batch(sql).expect("older migration");
+            tx.execute(
+                "INSERT INTO schema_version (version) VALUES (?1)",
+                [version],
+            )
+            .expect("version");
+        }
+        tx.execute_batch(
+            "INSERT INTO documents (id, updated_seq, number, status, priority, customer_name,
+                 tier, region, category, assignee, created_at, response_due, resolution_due,
+                 conflicts, snapshot)
+             VALUES ('d1', 7, 'WO-1', 'assigned', 3, 'c', 'vip', 'north', 'hardware', 'u2',
+                 0, 0, 0, 0, x'00');
+             INSERT INTO assignments (doc, user_id, since_seq) VALUES ('d1', 'u1', 3), ('d1', 'u2', 7);",
+        )
+        .expect("documents");
+        tx.commit().expect("commit");
+        migrate(&mut conn).expect("upgrade");
+        let ended: Vec<(String, Option<i64>)> = conn
+            .prepare("SELECT user_id, left_seq FROM assignments WHERE doc = 'd1' ORDER BY user_id")
+            .expect("prepare")
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        assert_eq!(
+            ended,
+            vec![("u1".to_owned(), Some(7)), ("u2".to_owned(), None)],
+            "the earlier assignee's assignment ended, the current one's lasts"
+        );
     }
 
     #[test]
