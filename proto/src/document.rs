@@ -48,6 +48,24 @@ pub enum DocumentError {
 const TEXT_ENCODING: TextEncoding = TextEncoding::Utf8CodeUnit;
 
 /// Automerge actor of a device: its id's bytes, so every change names the device that made it.
+/// One change merged by `WorkOrderDocument::apply_change`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MergedChange {
+    /// Whether the document did not hold it before (`false`: a retry).
+    pub new: bool,
+    /// When the device made it, by its own clock (Automerge keeps whole seconds); `None` when
+    /// the change carries no time.
+    pub made_at: Option<Timestamp>,
+}
+
+/// Decodes the bytes of change `index` of a batch.
+fn decode_change(index: usize, bytes: &[u8]) -> Result<Change, DocumentError> {
+    Change::from_bytes(bytes.to_vec()).map_err(|e| DocumentError::BadChange {
+        index,
+        reason: e.to_string(),
+    })
+}
+
 pub fn actor_for(device: DeviceId) -> ActorId {
     ActorId::from(device.as_uuid().as_bytes().as_slice())
 }
@@ -316,14 +334,24 @@ impl WorkOrderDocument {
     ) -> Result<Vec<ChangeHash>, DocumentError> {
         let mut decoded = Vec::with_capacity(changes.len());
         for (index, bytes) in changes.iter().enumerate() {
-            let change = Change::from_bytes(bytes.as_ref().to_vec()).map_err(|e| {
-                DocumentError::BadChange {
-                    index,
-                    reason: e.to_string(),
-                }
-            })?;
-            decoded.push(change);
+            decoded.push(decode_change(index, bytes.as_ref())?);
         }
+        self.merge_decoded(decoded)
+    }
+
+    /// Merges the bytes of one change, and tells whether it was new and when it was made. After
+    /// an error, load the document again, as after `apply_changes`.
+    pub fn apply_change(&mut self, bytes: &[u8]) -> Result<MergedChange, DocumentError> {
+        let change = decode_change(0, bytes)?;
+        let seconds = change.timestamp();
+        let new = !self.merge_decoded(vec![change])?.is_empty();
+        Ok(MergedChange {
+            new,
+            made_at: (seconds > 0).then(|| Timestamp(seconds.saturating_mul(1000))),
+        })
+    }
+
+    fn merge_decoded(&mut self, decoded: Vec<Change>) -> Result<Vec<ChangeHash>, DocumentError> {
         let new: Vec<ChangeHash> = decoded
             .iter()
             .map(|c| c.hash())
@@ -498,6 +526,30 @@ mod tests {
         // splice is one operation per character, in one change.
         assert_eq!(doc.read().expect("read").notes.as_str(), text);
         assert!(doc.change_count() <= 2);
+    }
+
+    #[test]
+    fn a_merged_change_tells_whether_it_was_new_and_when_the_device_made_it() {
+        let (tech, _, _, mut doc, _) = assigned_job();
+        let saved = doc.save();
+        let made = Timestamp(NOW.0 + 90_000);
+        let (_, change) = doc.act(&Action::Accept, &tech, made).expect("accept");
+        let mut server = WorkOrderDocument::load(&saved).expect("load");
+        let first = server.apply_change(&change.bytes).expect("merge");
+        assert_eq!(
+            first,
+            MergedChange {
+                new: true,
+                made_at: Some(made),
+            }
+        );
+        assert_eq!(server.read().expect("read").status(), Status::Accepted);
+        let again = server.apply_change(&change.bytes).expect("retry");
+        assert!(!again.new, "a change merged before is not new");
+        assert!(matches!(
+            server.apply_change(&change.bytes[..change.bytes.len() - 1]),
+            Err(DocumentError::BadChange { .. })
+        ));
     }
 
     #[test]

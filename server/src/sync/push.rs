@@ -139,7 +139,7 @@ fn count(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
-/// When the device made a change, by its clock (Automerge keeps whole seconds).
+/// When the device made a change it sent, by its clock (Automerge keeps whole seconds).
 fn device_time(bytes: &[u8]) -> Option<Timestamp> {
     let seconds = automerge::Change::from_bytes(bytes.to_vec())
         .ok()?
@@ -301,8 +301,8 @@ pub fn plan(
 
     let mut refused: Option<(usize, ErrorCode, String)> = None;
     for (index, change) in changes.iter().enumerate() {
-        let new = match doc.apply_changes(std::slice::from_ref(change)) {
-            Ok(new) => new,
+        let merged = match doc.apply_change(&change.0) {
+            Ok(merged) => merged,
             Err(e @ DocumentError::MissingDependencies { .. }) => {
                 refused = Some((index, ErrorCode::MissingDependencies, e.to_string()));
                 break;
@@ -312,7 +312,7 @@ pub fn plan(
                 break;
             }
         };
-        if new.is_empty() {
+        if !merged.new {
             continue; // Stored before: a retry.
         }
         // Only the fields this change touched are read and checked again.
@@ -351,7 +351,7 @@ pub fn plan(
             before.as_ref(),
             &after,
             detail,
-            device_time(&change.0),
+            merged.made_at,
             now,
         );
         before = Some(after);
