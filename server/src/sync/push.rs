@@ -91,17 +91,26 @@ pub struct Kept {
     pub stored: Vec<u8>,
 }
 
-/// Changes appended to a stored save before a commit saves the whole document again. Each one
+/// Changes appended to a stored save before a commit saves the whole document again: each one
 /// appended spares a push encoding and compressing the whole document; each one stored costs a
-/// load of those bytes one more change to apply.
-pub const MAX_APPENDED_CHANGES: usize = 8;
+/// load of those bytes one more change to apply. The limit differs from one document to the
+/// next within this range, so that documents edited in step (a fleet syncing on the same
+/// schedule, say) do not all come due for a whole save in the same moment: 500 of them at once
+/// stalled every sync for about 300 ms.
+pub const APPENDED_CHANGES: std::ops::RangeInclusive<usize> = 4..=11;
 
-/// The stored bytes `stored` with `new` appended, while that keeps them within
-/// `MAX_APPENDED_CHANGES` changes past their save; `None` when the document should be saved
-/// whole instead.
-fn appended(stored: &[u8], new: &[NewChange]) -> Option<Vec<u8>> {
+/// How many changes document `id` keeps appended past its save, within `APPENDED_CHANGES`.
+pub fn appended_limit(id: &WorkOrderId) -> usize {
+    let span = APPENDED_CHANGES.end() - APPENDED_CHANGES.start() + 1;
+    // The last byte of an id is random, whatever its version.
+    APPENDED_CHANGES.start() + usize::from(id.0.as_bytes()[15]) % span
+}
+
+/// The stored bytes `stored` with `new` appended, while that keeps them within `limit` changes
+/// past their save; `None` when the document should be saved whole instead.
+fn appended(stored: &[u8], new: &[NewChange], limit: usize) -> Option<Vec<u8>> {
     let chunks = fieldsync_proto::count_chunks(stored)?;
-    if chunks == 0 || chunks - 1 + new.len() > MAX_APPENDED_CHANGES {
+    if chunks == 0 || chunks - 1 + new.len() > limit {
         return None;
     }
     let mut bytes =
@@ -440,7 +449,8 @@ pub fn plan(
     };
     let attachments = wo.attachments.iter().map(|a| a.sha256.clone()).collect();
     let (summary, sla, usages, entries) = DocumentCommit::derived_since(wo, &recorded, now);
-    let snapshot = appended(&base_bytes, &new_changes).unwrap_or_else(|| doc.save());
+    let snapshot =
+        appended(&base_bytes, &new_changes, appended_limit(&id)).unwrap_or_else(|| doc.save());
     let commit = Box::new(DocumentCommit {
         doc: id,
         expected: stored.map(|s| s.version),
@@ -953,6 +963,27 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn documents_come_due_for_a_whole_save_after_different_numbers_of_changes() {
+        let limits: std::collections::BTreeSet<usize> = (0..200)
+            .map(|_| appended_limit(&WorkOrderId::new()))
+            .collect();
+        assert!(
+            limits.iter().all(|l| APPENDED_CHANGES.contains(l)),
+            "{limits:?}"
+        );
+        assert!(
+            limits.len() >= 6,
+            "200 documents edited in step would save together: {limits:?}"
+        );
+        let id = WorkOrderId::new();
+        assert_eq!(
+            appended_limit(&id),
+            appended_limit(&id),
+            "fixed per document"
+        );
+    }
+
+    #[test]
     fn a_commit_appends_its_changes_to_the_stored_bytes_until_a_whole_save_is_due() {
         let (now, tech, id, mut server) = assigned_job();
         for step in [
@@ -965,14 +996,14 @@ pub(crate) mod tests {
         }
         let mut current = stored(&mut server, 1, now);
         let mut past_save = 0;
-        for round in 0..4u64 {
+        for round in 0..5u64 {
             let parts: Vec<Action> = (0..3).map(|k| part(&format!("P-{round}-{k}"))).collect();
             let push = device_changes(&mut server, &tech, &parts, now);
             let commit = committed(
                 plan_push(Some(&current), Access::Granted, id, &push, &tech, now).expect("plan"),
             );
             let chunks = fieldsync_proto::count_chunks(&commit.snapshot).expect("whole chunks");
-            if past_save + push.len() <= MAX_APPENDED_CHANGES {
+            if past_save + push.len() <= appended_limit(&id) {
                 past_save += push.len();
                 assert_eq!(chunks, 1 + past_save, "round {round}");
                 assert!(commit.snapshot.starts_with(&current.snapshot));
