@@ -649,6 +649,21 @@ mod tests {
         )
     }
 
+    /// A technician's page of candidates and their count, with the work each statement did.
+    fn page_work(
+        tx: &Transaction<'_>,
+        q: &CandidateQuery,
+    ) -> (Vec<PullCandidate>, u64, (i32, i32), (i32, i32)) {
+        let found = candidates(tx, q).expect("candidates");
+        let counted = count_candidates(tx, q).expect("count");
+        (
+            found,
+            counted,
+            effort(tx, CANDIDATES_ASSIGNED),
+            effort(tx, COUNT_ASSIGNED),
+        )
+    }
+
     fn query_plan(tx: &Transaction<'_>, q: &CandidateQuery, count: bool) -> Vec<String> {
         let (sql, args) = candidate_query(q, count);
         let mut stmt = tx
@@ -665,19 +680,9 @@ mod tests {
         let mut conn = database();
         let tx = conn.transaction().expect("tx");
         let q = technician(&tx);
-        let run = |tx: &Transaction<'_>, q: &CandidateQuery| {
-            let found = candidates(tx, q).expect("candidates").len();
-            let counted = count_candidates(tx, q).expect("count");
-            (
-                found,
-                counted,
-                effort(tx, CANDIDATES_ASSIGNED),
-                effort(tx, COUNT_ASSIGNED),
-            )
-        };
         let mut after = put(&tx, WorkOrderId::new(), Some(UserId::new()), None);
         let next_page = |after: Seq| CandidateQuery { after, ..q };
-        let alone = run(&tx, &next_page(after));
+        let alone = page_work(&tx, &next_page(after));
         // The device is sent 300 of the technician's documents, as on a first sync; the next
         // page starts after them.
         let Scope::AssignedTo(tech) = q.scope else {
@@ -692,8 +697,8 @@ mod tests {
             };
             record_deliveries(&tx, q.device, &[DeliveryRecord { doc, delivery }]).expect("sent");
         }
-        let _ = run(&tx, &next_page(after));
-        let after_many = run(&tx, &next_page(after));
+        let _ = page_work(&tx, &next_page(after));
+        let after_many = page_work(&tx, &next_page(after));
         assert_eq!(
             after_many, alone,
             "the documents the device was sent before the cursor changed the work of a page"
@@ -760,24 +765,14 @@ mod tests {
         let mut conn = database();
         let tx = conn.transaction().expect("tx");
         let q = technician(&tx);
-        let run = |tx: &Transaction<'_>, q: &CandidateQuery| {
-            let found = candidates(tx, q).expect("candidates");
-            let counted = count_candidates(tx, q).expect("count");
-            (
-                found,
-                counted,
-                effort(tx, CANDIDATES_ASSIGNED),
-                effort(tx, COUNT_ASSIGNED),
-            )
-        };
-        let _ = run(&tx, &q);
-        let quiet = run(&tx, &q);
+        let _ = page_work(&tx, &q);
+        let quiet = page_work(&tx, &q);
         assert_eq!(quiet.0.len(), 2, "their job and the one taken from them");
         // 300 other technicians' jobs change after the cursor.
         for _ in 0..300 {
             put(&tx, WorkOrderId::new(), Some(UserId::new()), None);
         }
-        let busy = run(&tx, &q);
+        let busy = page_work(&tx, &q);
         assert_eq!(
             busy, quiet,
             "the changes of other technicians' documents changed the work of a page"

@@ -132,20 +132,25 @@ mod tests {
         assert_eq!(parts, 1, "data survives");
     }
 
-    #[test]
-    fn documents_keep_their_rows_and_references_when_the_snapshot_moves_last() {
+    /// An in-memory database as a server that knew migrations up to `version` left it.
+    fn migrated_to(version: u32) -> Connection {
         let mut conn = Connection::open_in_memory().expect("open");
         let tx = conn.transaction().expect("tx");
         tx.execute_batch("CREATE TABLE schema_version (version INTEGER NOT NULL);")
             .expect("version");
-        for (version, sql) in &MIGRATIONS[..4] {
+        for (v, sql) in MIGRATIONS.iter().filter(|(v, _)| *v <= version) {
             tx.execute_batch(sql).expect("older migration");
-            tx.execute(
-                "INSERT INTO schema_version (version) VALUES (?1)",
-                [version],
-            )
-            .expect("record");
+            tx.execute("INSERT INTO schema_version (version) VALUES (?1)", [v])
+                .expect("record");
         }
+        tx.commit().expect("commit");
+        conn
+    }
+
+    #[test]
+    fn documents_keep_their_rows_and_references_when_the_snapshot_moves_last() {
+        let mut conn = migrated_to(4);
+        let tx = conn.transaction().expect("tx");
         tx.execute_batch(
             "INSERT INTO documents (id, snapshot, updated_seq, number, status, priority,
                  customer_name, tier, region, category, assignee, created_at, response_due,
@@ -234,18 +239,8 @@ mod tests {
 
     #[test]
     fn upgrading_ends_the_assignments_of_those_who_no_longer_hold_the_job() {
-        let mut conn = Connection::open_in_memory().expect("open");
+        let mut conn = migrated_to(5);
         let tx = conn.transaction().expect("tx");
-        tx.execute_batch("CREATE TABLE schema_version (version INTEGER NOT NULL);")
-            .expect("version");
-        for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v <= 5) {
-            tx.execute_batch(sql).expect("older migration");
-            tx.execute(
-                "INSERT INTO schema_version (version) VALUES (?1)",
-                [version],
-            )
-            .expect("version");
-        }
         tx.execute_batch(
             "INSERT INTO documents (id, updated_seq, number, status, priority, customer_name,
                  tier, region, category, assignee, created_at, response_due, resolution_due,
