@@ -595,7 +595,9 @@ const COUNT_ALL: &str = "SELECT COUNT(*) FROM documents WHERE updated_seq > $1";
 /// Candidates of a technician's (`$3`) device: the documents updated after the cursor that are
 /// theirs, and those that left their hands and that device `$1` was sent, by the assignments
 /// that ended (to tell it to drop them). Its work grows with the technician's own jobs, never
-/// with the fleet's traffic nor with how much the device was sent before.
+/// with the fleet's traffic nor with how much the device was sent before. It relies on a
+/// technician's device being sent only documents assigned to them (only the office creates work
+/// orders): every document it holds has an assignment row for them.
 const CANDIDATES_ASSIGNED: &str = "SELECT d.id, d.updated_seq, dd.sent_seq, dd.removed, TRUE
      FROM documents d
      LEFT JOIN device_docs dd ON dd.device = $1 AND dd.doc = d.id

@@ -395,7 +395,9 @@ const COUNT_ALL: &str = "SELECT COUNT(*) FROM documents WHERE updated_seq > ?1";
 /// theirs, by the index on (assignee, updated_seq), and those that left their hands and that
 /// device `?1` was sent, by the assignments that ended (to tell it to drop them). Neither part
 /// reads a document changed by anyone else, so a pull's work grows with the technician's own
-/// jobs, never with the fleet's traffic nor with how much the device was sent before.
+/// jobs, never with the fleet's traffic nor with how much the device was sent before. It relies
+/// on a technician's device being sent only documents assigned to them (only the office creates
+/// work orders): every document it holds has an assignment row for them.
 const CANDIDATES_ASSIGNED: &str = "SELECT d.id, d.updated_seq, dd.sent_seq, dd.removed, 1
      FROM documents d
      LEFT JOIN device_docs dd ON dd.device = ?1 AND dd.doc = d.id
