@@ -8,11 +8,6 @@ use clap::Parser;
 use fieldsync_server::{BlobLimits, RunningServer, ServerOptions, StartOptions, TlsFiles};
 use tracing_subscriber::EnvFilter;
 
-/// Merging a push allocates and frees many small values on every core at once; glibc's
-/// allocator spent about a sixth of the server's time under sustained sync load.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// Fieldsync server: sync endpoint for devices, dispatcher API, embedded database.
 #[derive(Debug, Parser)]
 #[command(version, about)]
