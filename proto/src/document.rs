@@ -47,7 +47,6 @@ pub enum DocumentError {
 /// of notes holding "ü" or "ß" landed in the wrong place or was refused as out of bounds.
 const TEXT_ENCODING: TextEncoding = TextEncoding::Utf8CodeUnit;
 
-/// Automerge actor of a device: its id's bytes, so every change names the device that made it.
 /// One change merged by `WorkOrderDocument::apply_change`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MergedChange {
@@ -58,6 +57,19 @@ pub struct MergedChange {
     pub made_at: Option<Timestamp>,
 }
 
+/// When the device made a change, by its own clock, from the whole seconds Automerge keeps;
+/// `None` when the change carries no time.
+fn made_at(change: &Change) -> Option<Timestamp> {
+    let seconds = change.timestamp();
+    (seconds > 0).then(|| Timestamp(seconds.saturating_mul(1000)))
+}
+
+/// When the device made the change encoded in `bytes`; `None` for bytes that are no change or
+/// a change without a time.
+pub fn change_made_at(bytes: &[u8]) -> Option<Timestamp> {
+    made_at(&Change::from_bytes(bytes.to_vec()).ok()?)
+}
+
 /// Decodes the bytes of change `index` of a batch.
 fn decode_change(index: usize, bytes: &[u8]) -> Result<Change, DocumentError> {
     Change::from_bytes(bytes.to_vec()).map_err(|e| DocumentError::BadChange {
@@ -66,6 +78,7 @@ fn decode_change(index: usize, bytes: &[u8]) -> Result<Change, DocumentError> {
     })
 }
 
+/// Automerge actor of a device: its id's bytes, so every change names the device that made it.
 pub fn actor_for(device: DeviceId) -> ActorId {
     ActorId::from(device.as_uuid().as_bytes().as_slice())
 }
@@ -343,12 +356,9 @@ impl WorkOrderDocument {
     /// an error, load the document again, as after `apply_changes`.
     pub fn apply_change(&mut self, bytes: &[u8]) -> Result<MergedChange, DocumentError> {
         let change = decode_change(0, bytes)?;
-        let seconds = change.timestamp();
+        let made_at = made_at(&change);
         let new = !self.merge_decoded(vec![change])?.is_empty();
-        Ok(MergedChange {
-            new,
-            made_at: (seconds > 0).then(|| Timestamp(seconds.saturating_mul(1000))),
-        })
+        Ok(MergedChange { new, made_at })
     }
 
     fn merge_decoded(&mut self, decoded: Vec<Change>) -> Result<Vec<ChangeHash>, DocumentError> {

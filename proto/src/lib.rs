@@ -57,7 +57,9 @@ pub use derived::Derived;
 pub use dispatch::{
     haversine_km, rank, required_skill, DispatchJob, Suggestion, TechnicianProfile,
 };
-pub use document::{actor_for, DocumentError, LocalChange, MergedChange, WorkOrderDocument};
+pub use document::{
+    actor_for, change_made_at, DocumentError, LocalChange, MergedChange, WorkOrderDocument,
+};
 pub use followup::{
     due_followups, followup_due_at, nps, record_followup, DueFollowUp, FollowUp, FollowUpError,
     NewFollowUp, Nps, FOLLOW_UP_DELAY_HOURS,

@@ -148,14 +148,6 @@ fn count(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
-/// When the device made a change it sent, by its clock (Automerge keeps whole seconds).
-fn device_time(bytes: &[u8]) -> Option<Timestamp> {
-    let seconds = automerge::Change::from_bytes(bytes.to_vec())
-        .ok()?
-        .timestamp();
-    (seconds > 0).then(|| Timestamp(seconds.saturating_mul(1000)))
-}
-
 /// Builds the audit entries of one push, all naming the pusher and the document.
 struct AuditLog<'a> {
     actor: &'a Actor,
@@ -369,7 +361,7 @@ pub fn plan(
     let rejection = match refused {
         None => None,
         Some((index, code, reason)) => {
-            let when = device_time(&changes[index].0);
+            let when = fieldsync_proto::change_made_at(&changes[index].0);
             audit.add(AuditKind::ChangeRejected, when, format!("{code}: {reason}"));
             // A refused change may have been half taken in (queued for missing
             // dependencies): rebuild the accepted state from the stored one.
