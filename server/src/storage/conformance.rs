@@ -30,6 +30,7 @@ pub async fn run_all(store: SharedStorage) {
     changes_with_their_summary(store.clone()).await;
     pull_scopes_and_paging(store.clone()).await;
     pull_reads_only_the_technicians_own_changes(store.clone()).await;
+    candidates_with_their_changes(store.clone()).await;
     deliveries(store.clone()).await;
     work_order_lists(store.clone()).await;
     technician_load(store.clone()).await;
@@ -556,6 +557,76 @@ pub async fn pull_scopes_and_paging(store: SharedStorage) {
 /// A technician's candidates are their own documents and the documents this very device was
 /// sent that left them (reassigned or unassigned), each once, in sequence order; never anyone
 /// else's work, however much of it there is.
+/// Candidates read with the changes of the documents the device holds are exactly what the
+/// separate reads give: the newest sequence number, the candidates, and for the first held
+/// ones in scope their changes from others (or nothing, where all is the device's own).
+pub async fn candidates_with_their_changes(store: SharedStorage) {
+    let tech = UserId::new();
+    let tablet = DeviceId::new();
+    let sent = |doc, seq| DeliveryRecord {
+        doc,
+        delivery: Delivery {
+            sent_seq: seq,
+            removed: false,
+        },
+    };
+    let edit = |doc, from, tag, origin| {
+        let mut c = new_doc(doc, Some(tech), vec![change(tag)]);
+        c.expected = Some(from);
+        c.origin = origin;
+        c
+    };
+    let (office_edited, own_edit, unsent) =
+        (WorkOrderId::new(), WorkOrderId::new(), WorkOrderId::new());
+    let a1 = commit_ok(&store, new_doc(office_edited, Some(tech), vec![change(1)])).await;
+    let b1 = commit_ok(&store, new_doc(own_edit, Some(tech), vec![change(2)])).await;
+    store
+        .record_deliveries(tablet, vec![sent(office_edited, a1), sent(own_edit, b1)])
+        .await
+        .expect("record");
+    let cursor = store.max_seq().await.expect("max");
+    commit_ok(&store, edit(office_edited, a1, 3, None)).await;
+    commit_ok(&store, edit(own_edit, b1, 4, Some(tablet))).await;
+    commit_ok(&store, new_doc(unsent, Some(tech), vec![change(5)])).await;
+
+    let query = CandidateQuery {
+        device: tablet,
+        scope: Scope::AssignedTo(tech),
+        after: cursor,
+        limit: 10,
+    };
+    let batch = store
+        .pull_candidates_with_changes(query, cursor, 10)
+        .await
+        .expect("batch");
+    assert_eq!(batch.high_water, store.max_seq().await.expect("max"));
+    assert_eq!(
+        batch.candidates,
+        store.pull_candidates(query).await.expect("candidates")
+    );
+    assert_eq!(batch.changes.len(), 2, "the two documents the tablet holds");
+    let office = batch.changes[&office_edited]
+        .as_ref()
+        .expect("the office's edit");
+    assert_eq!(office.changes, vec![vec![3; 3]]);
+    assert_eq!(office.summary, summary(office_edited, Some(tech)));
+    assert_eq!(batch.changes[&own_edit], None, "only the tablet's own edit");
+    assert!(
+        !batch.changes.contains_key(&unsent),
+        "sent whole, not as changes"
+    );
+
+    let first = store
+        .pull_candidates_with_changes(query, cursor, 1)
+        .await
+        .expect("batch");
+    assert_eq!(
+        first.changes.keys().copied().collect::<Vec<_>>(),
+        vec![office_edited],
+        "only as many as asked for, in candidate order"
+    );
+}
+
 pub async fn pull_reads_only_the_technicians_own_changes(store: SharedStorage) {
     let tech = UserId::new();
     let device = DeviceId::new();

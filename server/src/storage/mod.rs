@@ -291,6 +291,42 @@ pub struct PullCandidate {
     pub delivery: Option<Delivery>,
 }
 
+impl PullCandidate {
+    /// Whether a device whose cursor is `cursor` holds the document: it was sent to the device,
+    /// not as a removal, and the device acknowledged that by moving its cursor past it. Such a
+    /// device is sent only the changes it has not seen.
+    pub fn held_at(&self, cursor: Seq) -> bool {
+        self.delivery
+            .is_some_and(|d| !d.removed && d.sent_seq <= cursor)
+    }
+}
+
+/// The first `held` in-scope candidates that a device at `cursor` holds, whose changes a pull
+/// reads with the candidates.
+pub fn held_candidates(
+    candidates: &[PullCandidate],
+    cursor: Seq,
+    held: usize,
+) -> impl Iterator<Item = &PullCandidate> {
+    candidates
+        .iter()
+        .filter(move |c| c.in_scope && c.held_at(cursor))
+        .take(held)
+}
+
+/// Candidates read together with what a pull needs next of them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CandidateBatch {
+    /// `max_seq`, read before the candidates.
+    pub high_water: Seq,
+    /// As `pull_candidates` lists them.
+    pub candidates: Vec<PullCandidate>,
+    /// `changes_after(doc, cursor, device)` of the first in-scope candidates the device holds
+    /// (`PullCandidate::held_at`), at most as many as asked for; a document missing here was
+    /// not read yet.
+    pub changes: HashMap<WorkOrderId, Option<ChangesAfter>>,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DeliveryRecord {
     pub doc: WorkOrderId,
@@ -521,6 +557,30 @@ pub trait Storage: Send + Sync + 'static {
         &self,
         query: CandidateQuery,
     ) -> Result<Vec<PullCandidate>, StorageError>;
+    /// `max_seq`, then `pull_candidates`, then `changes_after` of the first `held` in-scope
+    /// candidates held by a device at `cursor`, for the device of `query`. A backend that can
+    /// reads them in one go; this default asks for each in turn.
+    async fn pull_candidates_with_changes(
+        &self,
+        query: CandidateQuery,
+        cursor: Seq,
+        held: usize,
+    ) -> Result<CandidateBatch, StorageError> {
+        let high_water = self.max_seq().await?;
+        let candidates = self.pull_candidates(query).await?;
+        let mut changes = HashMap::new();
+        for candidate in held_candidates(&candidates, cursor, held) {
+            let after = self
+                .changes_after(candidate.doc, cursor, query.device)
+                .await?;
+            changes.insert(candidate.doc, after);
+        }
+        Ok(CandidateBatch {
+            high_water,
+            candidates,
+            changes,
+        })
+    }
     /// How many candidates there are in all (`limit` is ignored).
     async fn count_candidates(&self, query: CandidateQuery) -> Result<u64, StorageError>;
     /// Changes of `doc` committed after `after` that did not come from `except`, in order,

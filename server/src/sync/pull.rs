@@ -13,8 +13,8 @@ use fieldsync_proto::{DeviceId, WorkOrderId, WorkOrderSummary};
 use super::budget::{PageReservation, SMALL_PAGE_BYTES};
 use crate::error::Error;
 use crate::storage::{
-    CandidateQuery, Delivery, DeliveryRecord, PullCandidate, Scope, Seq, SharedStorage,
-    StoredDocument,
+    CandidateBatch, CandidateQuery, ChangesAfter, Delivery, DeliveryRecord, PullCandidate, Scope,
+    Seq, SharedStorage, StoredDocument,
 };
 
 /// Most documents in one response, whatever the device asks for.
@@ -27,6 +27,8 @@ const UPDATE_OVERHEAD: usize = 64;
 const BATCH: u32 = 256;
 /// Snapshots read from storage at a time (bounded, since documents can be large).
 const PRELOAD_DOCS: usize = 64;
+/// Held documents whose new changes are read with each batch of candidates.
+const HELD_CHANGES: usize = 64;
 
 #[derive(Clone, Debug)]
 pub struct PullRequest {
@@ -115,9 +117,7 @@ impl Update {
 
 /// Whether the device has the candidate's document already (its delivery is acknowledged).
 fn device_has(req: &PullRequest, candidate: &PullCandidate) -> bool {
-    candidate
-        .delivery
-        .is_some_and(|d| !d.removed && d.sent_seq.0 <= req.cursor.0)
+    candidate.held_at(Seq(req.cursor.0))
 }
 
 /// Reads together the documents the first `room` candidates will send whole.
@@ -142,12 +142,14 @@ async fn preload_snapshots(
     Ok(loaded.into_iter().map(|d| (d.id, d)).collect())
 }
 
-/// What to send of one candidate, if anything. `preloaded` may hold its stored document.
+/// What to send of one candidate, if anything. `preloaded` may hold its stored document, and
+/// `held` the changes the device has not seen of it.
 async fn update_for(
     storage: &SharedStorage,
     req: &PullRequest,
     candidate: &PullCandidate,
     preloaded: &mut HashMap<WorkOrderId, StoredDocument>,
+    held: &mut HashMap<WorkOrderId, Option<ChangesAfter>>,
 ) -> Result<Option<Update>, Error> {
     let acknowledged = |d: &Delivery| d.sent_seq.0 <= req.cursor.0;
     if !candidate.in_scope {
@@ -161,10 +163,15 @@ async fn update_for(
         });
     }
     if device_has(req, candidate) {
-        let Some(after) = storage
-            .changes_after(candidate.doc, Seq(req.cursor.0), req.device)
-            .await?
-        else {
+        let after = match held.remove(&candidate.doc) {
+            Some(read) => read,
+            None => {
+                storage
+                    .changes_after(candidate.doc, Seq(req.cursor.0), req.device)
+                    .await?
+            }
+        };
+        let Some(after) = after else {
             return Ok(None);
         };
         return Ok(Some(Update {
@@ -201,9 +208,14 @@ pub async fn pull(
         max_docs: req.limits.max_docs.clamp(1, SERVER_MAX_DOCS) as usize,
         max_bytes: req.limits.max_bytes.clamp(1, SERVER_MAX_BYTES) as usize,
     };
-    // Read before looking for documents: whatever is committed later gets a higher number,
-    // so a cursor up to here skips nothing.
-    let high_water = storage.max_seq().await?;
+    // Read before looking for documents (with the first candidates, when no document is
+    // resent whole first): whatever is committed later gets a higher number, so a cursor up to
+    // here skips nothing.
+    let mut high_water = if req.resync.is_empty() {
+        None
+    } else {
+        Some(storage.max_seq().await?)
+    };
     let mut more = false;
 
     if !req.resync.is_empty() {
@@ -247,14 +259,24 @@ pub async fn pull(
     if !more {
         let mut after = processed;
         'scan: loop {
-            let batch = storage
-                .pull_candidates(CandidateQuery {
-                    device: req.device,
-                    scope: req.scope,
-                    after,
-                    limit: BATCH,
-                })
+            let room = page.max_docs.saturating_sub(page.updates.len());
+            let CandidateBatch {
+                high_water: read_with,
+                candidates: batch,
+                changes: mut held,
+            } = storage
+                .pull_candidates_with_changes(
+                    CandidateQuery {
+                        device: req.device,
+                        scope: req.scope,
+                        after,
+                        limit: BATCH,
+                    },
+                    Seq(req.cursor.0),
+                    room.min(HELD_CHANGES),
+                )
                 .await?;
+            high_water.get_or_insert(read_with);
             let exhausted = batch.len() < BATCH as usize;
             let mut preloaded = HashMap::new();
             for (index, candidate) in batch.iter().enumerate() {
@@ -282,7 +304,9 @@ pub async fn pull(
                     )
                     .await?;
                 }
-                if let Some(update) = update_for(storage, &req, candidate, &mut preloaded).await? {
+                let update =
+                    update_for(storage, &req, candidate, &mut preloaded, &mut held).await?;
+                if let Some(update) = update {
                     if !page.try_add(candidate.doc, update) {
                         more = true;
                         break 'scan;
@@ -311,10 +335,9 @@ pub async fn pull(
     } else {
         0
     };
-    let cursor = if more {
-        processed
-    } else {
-        processed.max(high_water)
+    let cursor = match high_water {
+        Some(high_water) if !more => processed.max(high_water),
+        _ => processed,
     };
     storage
         .record_deliveries(req.device, page.deliveries)

@@ -27,10 +27,10 @@ use fieldsync_proto::{
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
 use super::{
-    AuditQuery, CandidateQuery, ChangesAfter, CommitNotice, CommitOutcome, Delivery,
-    DeliveryRecord, DocumentCommit, NewAuditEntry, NewSession, Part, PullCandidate,
-    ReviewResolution, SafetyLevel, Seq, Session, Storage, StorageError, StoredDocument,
-    SummaryPage, TokenHash, User, UserRecord, WorkOrderQuery, COMMIT_FEED_CAPACITY,
+    held_candidates, AuditQuery, CandidateBatch, CandidateQuery, ChangesAfter, CommitNotice,
+    CommitOutcome, Delivery, DeliveryRecord, DocumentCommit, NewAuditEntry, NewSession, Part,
+    PullCandidate, ReviewResolution, SafetyLevel, Seq, Session, Storage, StorageError,
+    StoredDocument, SummaryPage, TokenHash, User, UserRecord, WorkOrderQuery, COMMIT_FEED_CAPACITY,
 };
 
 /// Reader threads, each with a connection of its own. A read waits in their queue (without
@@ -483,6 +483,29 @@ impl Storage for SqliteStorage {
         query: CandidateQuery,
     ) -> Result<Vec<PullCandidate>, StorageError> {
         self.read(move |tx| documents::candidates(tx, &query)).await
+    }
+
+    async fn pull_candidates_with_changes(
+        &self,
+        query: CandidateQuery,
+        cursor: Seq,
+        held: usize,
+    ) -> Result<CandidateBatch, StorageError> {
+        self.read(move |tx| {
+            let high_water = documents::max_seq(tx)?;
+            let candidates = documents::candidates(tx, &query)?;
+            let mut changes = HashMap::new();
+            for candidate in held_candidates(&candidates, cursor, held) {
+                let after = documents::changes_after(tx, candidate.doc, cursor, query.device)?;
+                changes.insert(candidate.doc, after);
+            }
+            Ok(CandidateBatch {
+                high_water,
+                candidates,
+                changes,
+            })
+        })
+        .await
     }
 
     async fn count_candidates(&self, query: CandidateQuery) -> Result<u64, StorageError> {
