@@ -164,6 +164,17 @@ fn new_doc(id: WorkOrderId, assignee: Option<UserId>, changes: Vec<NewChange>) -
     }
 }
 
+/// `doc` as sent whole to a device at `seq`.
+fn sent(doc: WorkOrderId, seq: Seq) -> DeliveryRecord {
+    DeliveryRecord {
+        doc,
+        delivery: Delivery {
+            sent_seq: seq,
+            removed: false,
+        },
+    }
+}
+
 async fn commit_ok(store: &SharedStorage, c: DocumentCommit) -> Seq {
     match store.commit(c).await.expect("commit") {
         CommitOutcome::Committed(seq) => seq,
@@ -563,13 +574,6 @@ pub async fn pull_scopes_and_paging(store: SharedStorage) {
 pub async fn candidates_with_their_changes(store: SharedStorage) {
     let tech = UserId::new();
     let tablet = DeviceId::new();
-    let sent = |doc, seq| DeliveryRecord {
-        doc,
-        delivery: Delivery {
-            sent_seq: seq,
-            removed: false,
-        },
-    };
     let edit = |doc, from, tag, origin| {
         let mut c = new_doc(doc, Some(tech), vec![change(tag)]);
         c.expected = Some(from);
@@ -631,13 +635,6 @@ pub async fn pull_reads_only_the_technicians_own_changes(store: SharedStorage) {
     let tech = UserId::new();
     let device = DeviceId::new();
     let other = UserId::new();
-    let sent = |doc, seq| DeliveryRecord {
-        doc,
-        delivery: Delivery {
-            sent_seq: seq,
-            removed: false,
-        },
-    };
     let reassign = |doc, from, to| {
         let mut c = new_doc(doc, to, vec![change(9)]);
         c.expected = Some(from);
