@@ -137,7 +137,8 @@ pub fn summary(id: WorkOrderId, assignee: Option<UserId>) -> WorkOrderSummary {
     }
 }
 
-fn change(tag: u8) -> NewChange {
+/// A made-up change; its bytes are `tag` three times.
+pub fn change(tag: u8) -> NewChange {
     let mut hash = [tag; 32];
     // Distinct across calls, so that documents never share change hashes by accident.
     hash[..16].copy_from_slice(UserId::new().as_uuid().as_bytes());
@@ -147,7 +148,12 @@ fn change(tag: u8) -> NewChange {
     }
 }
 
-fn new_doc(id: WorkOrderId, assignee: Option<UserId>, changes: Vec<NewChange>) -> DocumentCommit {
+/// A commit creating `id` with `changes`.
+pub fn new_doc(
+    id: WorkOrderId,
+    assignee: Option<UserId>,
+    changes: Vec<NewChange>,
+) -> DocumentCommit {
     DocumentCommit {
         doc: id,
         expected: None,
@@ -165,7 +171,7 @@ fn new_doc(id: WorkOrderId, assignee: Option<UserId>, changes: Vec<NewChange>) -
 }
 
 /// `doc` as sent whole to a device at `seq`.
-fn sent(doc: WorkOrderId, seq: Seq) -> DeliveryRecord {
+pub fn sent(doc: WorkOrderId, seq: Seq) -> DeliveryRecord {
     DeliveryRecord {
         doc,
         delivery: Delivery {
@@ -175,7 +181,8 @@ fn sent(doc: WorkOrderId, seq: Seq) -> DeliveryRecord {
     }
 }
 
-async fn commit_ok(store: &SharedStorage, c: DocumentCommit) -> Seq {
+/// Commits `c`, which must not conflict.
+pub async fn commit_ok(store: &SharedStorage, c: DocumentCommit) -> Seq {
     match store.commit(c).await.expect("commit") {
         CommitOutcome::Committed(seq) => seq,
         CommitOutcome::VersionConflict => panic!("unexpected version conflict"),

@@ -5,7 +5,7 @@
 //! treats a document as received only once the device's cursor has passed the point where it
 //! was sent; an unacknowledged snapshot or removal is simply sent again.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use fieldsync_proto::wire::{ChangeBytes, Cursor, DocUpdate, PullLimits, UpdatePayload};
 use fieldsync_proto::{DeviceId, WorkOrderId, WorkOrderSummary};
@@ -57,6 +57,16 @@ struct Page {
 }
 
 impl Page {
+    fn new(limits: PullLimits) -> Page {
+        Page {
+            updates: Vec::new(),
+            deliveries: Vec::new(),
+            bytes: 0,
+            max_docs: limits.max_docs.clamp(1, SERVER_MAX_DOCS) as usize,
+            max_bytes: limits.max_bytes.clamp(1, SERVER_MAX_BYTES) as usize,
+        }
+    }
+
     fn is_full(&self) -> bool {
         self.updates.len() >= self.max_docs
     }
@@ -125,12 +135,12 @@ async fn preload_snapshots(
     storage: &SharedStorage,
     req: &PullRequest,
     batch: &[PullCandidate],
-    skip: &HashSet<WorkOrderId>,
+    skip: &Resent,
     room: usize,
 ) -> Result<HashMap<WorkOrderId, StoredDocument>, Error> {
     let wanted: Vec<WorkOrderId> = batch
         .iter()
-        .filter(|c| !skip.contains(&c.doc))
+        .filter(|c| !skip.contains_key(&c.doc))
         .take(room)
         .filter(|c| c.in_scope && !device_has(req, c))
         .map(|c| c.doc)
@@ -194,6 +204,10 @@ async fn update_for(
     Ok(Some(Update::snapshot(stored, candidate.updated_seq)))
 }
 
+/// The documents a device asked for whole, each with the stored version it was answered with
+/// (`Seq(0)` for one this server does not hold).
+type Resent = HashMap<WorkOrderId, Seq>;
+
 /// The next page for a device. `reservation` is taken from the pull budget before the page
 /// holds snapshots or grows past a small size; the caller keeps it until the page is encoded.
 pub async fn pull(
@@ -201,33 +215,43 @@ pub async fn pull(
     req: PullRequest,
     reservation: &mut PageReservation<'_>,
 ) -> Result<PullPage, Error> {
-    let mut page = Page {
-        updates: Vec::new(),
-        deliveries: Vec::new(),
-        bytes: 0,
-        max_docs: req.limits.max_docs.clamp(1, SERVER_MAX_DOCS) as usize,
-        max_bytes: req.limits.max_bytes.clamp(1, SERVER_MAX_BYTES) as usize,
-    };
+    let mut page = Page::new(req.limits);
     // Read before looking for documents (with the first candidates, when no document is
     // resent whole first): whatever is committed later gets a higher number, so a cursor up to
     // here skips nothing.
-    let mut high_water = if req.resync.is_empty() {
+    let high_water = if req.resync.is_empty() {
         None
     } else {
         Some(storage.max_seq().await?)
     };
-    let mut more = false;
+    let (resent, full) = resend_whole(storage, &req, &mut page, reservation).await?;
+    let scanned = if full {
+        stop(Seq(req.cursor.0), high_water)
+    } else {
+        scan(storage, &req, &mut page, reservation, &resent, high_water).await?
+    };
+    finish(storage, &req, page, scanned).await
+}
 
-    if !req.resync.is_empty() {
-        // Resynced documents are sent whole.
-        reservation.hold(req.limits).await;
+/// Adds the documents the device asked for whole to the page. Returns what each was answered
+/// with, and whether the page filled up before all were added.
+async fn resend_whole(
+    storage: &SharedStorage,
+    req: &PullRequest,
+    page: &mut Page,
+    reservation: &mut PageReservation<'_>,
+) -> Result<(Resent, bool), Error> {
+    let mut resent = Resent::new();
+    if req.resync.is_empty() {
+        return Ok((resent, false));
     }
-    let mut resynced = HashSet::new();
+    reservation.hold(req.limits).await;
     for &doc in &req.resync {
-        if !resynced.insert(doc) {
+        if resent.contains_key(&doc) {
             continue;
         }
         let stored = storage.load_document(doc).await?;
+        resent.insert(doc, stored.as_ref().map_or(Seq(0), |s| s.version));
         let update = match stored {
             Some(s) if req.scope.contains(&s.summary) => {
                 let version = s.version;
@@ -250,79 +274,128 @@ pub async fn pull(
             }
         };
         if !page.try_add(doc, update) {
-            more = true;
-            break;
+            return Ok((resent, true));
         }
     }
+    Ok((resent, false))
+}
 
+/// Where a scan of the candidates stopped.
+struct Scanned {
+    /// Every candidate up to here is in the page or has nothing for the device.
+    processed: Seq,
+    more: bool,
+    /// The newest sequence number when the scan began.
+    high_water: Option<Seq>,
+}
+
+/// Adds the changed documents after the device's cursor to the page, in commit order, until
+/// it is full. `high_water` is the newest sequence number read before `resent` was loaded, if
+/// it was.
+async fn scan(
+    storage: &SharedStorage,
+    req: &PullRequest,
+    page: &mut Page,
+    reservation: &mut PageReservation<'_>,
+    resent: &Resent,
+    mut high_water: Option<Seq>,
+) -> Result<Scanned, Error> {
     let mut processed = Seq(req.cursor.0);
-    if !more {
-        let mut after = processed;
-        'scan: loop {
-            let room = page.max_docs.saturating_sub(page.updates.len());
-            let CandidateBatch {
-                high_water: read_with,
-                candidates: batch,
-                changes: mut held,
-            } = storage
-                .pull_candidates_with_changes(
-                    CandidateQuery {
-                        device: req.device,
-                        scope: req.scope,
-                        after,
-                        limit: BATCH,
-                    },
-                    Seq(req.cursor.0),
-                    room.min(HELD_CHANGES),
-                )
-                .await?;
-            high_water.get_or_insert(read_with);
-            let exhausted = batch.len() < BATCH as usize;
-            let mut preloaded = HashMap::new();
-            for (index, candidate) in batch.iter().enumerate() {
-                after = candidate.updated_seq;
-                if resynced.contains(&candidate.doc) {
+    let mut after = processed;
+    loop {
+        let room = page.max_docs.saturating_sub(page.updates.len());
+        let CandidateBatch {
+            high_water: read_with,
+            candidates: batch,
+            changes: mut held,
+        } = storage
+            .pull_candidates_with_changes(
+                CandidateQuery {
+                    device: req.device,
+                    scope: req.scope,
+                    after,
+                    limit: BATCH,
+                },
+                Seq(req.cursor.0),
+                room.min(HELD_CHANGES),
+            )
+            .await?;
+        high_water.get_or_insert(read_with);
+        let exhausted = batch.len() < BATCH as usize;
+        let mut preloaded = HashMap::new();
+        for (index, candidate) in batch.iter().enumerate() {
+            after = candidate.updated_seq;
+            match resent.get(&candidate.doc) {
+                // In the page whole, at this version or a later one.
+                Some(sent) if candidate.updated_seq <= *sent => {
                     processed = candidate.updated_seq;
                     continue;
                 }
-                if page.is_full() {
-                    more = true;
-                    break 'scan;
+                // Committed after it was loaded for the page: the cursor must not pass this
+                // commit, so the next page sends the document again.
+                Some(_) => return Ok(stop(processed, high_water)),
+                None => {}
+            }
+            if page.is_full() {
+                return Ok(stop(processed, high_water));
+            }
+            if candidate.in_scope
+                && !device_has(req, candidate)
+                && !preloaded.contains_key(&candidate.doc)
+            {
+                reservation.hold(req.limits).await;
+                let room = page.max_docs.saturating_sub(page.updates.len());
+                preloaded = preload_snapshots(
+                    storage,
+                    req,
+                    &batch[index..],
+                    resent,
+                    room.min(PRELOAD_DOCS),
+                )
+                .await?;
+            }
+            let update = update_for(storage, req, candidate, &mut preloaded, &mut held).await?;
+            if let Some(update) = update {
+                if !page.try_add(candidate.doc, update) {
+                    return Ok(stop(processed, high_water));
                 }
-                if candidate.in_scope
-                    && !device_has(&req, candidate)
-                    && !preloaded.contains_key(&candidate.doc)
-                {
+                if page.bytes > SMALL_PAGE_BYTES {
                     reservation.hold(req.limits).await;
-                    let room = page.max_docs.saturating_sub(page.updates.len());
-                    preloaded = preload_snapshots(
-                        storage,
-                        &req,
-                        &batch[index..],
-                        &resynced,
-                        room.min(PRELOAD_DOCS),
-                    )
-                    .await?;
                 }
-                let update =
-                    update_for(storage, &req, candidate, &mut preloaded, &mut held).await?;
-                if let Some(update) = update {
-                    if !page.try_add(candidate.doc, update) {
-                        more = true;
-                        break 'scan;
-                    }
-                    if page.bytes > SMALL_PAGE_BYTES {
-                        reservation.hold(req.limits).await;
-                    }
-                }
-                processed = candidate.updated_seq;
             }
-            if exhausted {
-                break;
-            }
+            processed = candidate.updated_seq;
+        }
+        if exhausted {
+            return Ok(Scanned {
+                processed,
+                more: false,
+                high_water,
+            });
         }
     }
+}
 
+/// A page that ended before the last candidate, with everything up to `processed` in it.
+fn stop(processed: Seq, high_water: Option<Seq>) -> Scanned {
+    Scanned {
+        processed,
+        more: true,
+        high_water,
+    }
+}
+
+/// Records what the page sends and answers with it and the cursor that acknowledges it.
+async fn finish(
+    storage: &SharedStorage,
+    req: &PullRequest,
+    page: Page,
+    scanned: Scanned,
+) -> Result<PullPage, Error> {
+    let Scanned {
+        processed,
+        more,
+        high_water,
+    } = scanned;
     let remaining_docs = if more {
         storage
             .count_candidates(CandidateQuery {
@@ -348,4 +421,151 @@ pub async fn pull(
         more,
         remaining_docs,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use fieldsync_proto::UserId;
+
+    use super::*;
+    use crate::storage::conformance::{change, commit_ok, new_doc, sent};
+    use crate::storage::sqlite::SqliteStorage;
+    use crate::storage::{DocumentCommit, Scope};
+    use crate::sync::budget::PullBudget;
+
+    /// A technician's job delivered to their tablet and edited since; the tablet's copy is
+    /// unreadable, so it asks for the job whole with its cursor where the job was sent.
+    struct Resync {
+        storage: SharedStorage,
+        req: PullRequest,
+        doc: WorkOrderId,
+        tech: UserId,
+        edited: Seq,
+        _dir: tempfile::TempDir,
+    }
+
+    impl Resync {
+        async fn new() -> Resync {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let storage: SharedStorage = Arc::new(
+                SqliteStorage::open(dir.path().join("fieldsync.db"))
+                    .await
+                    .expect("open"),
+            );
+            let (tech, tablet, doc) = (UserId::new(), DeviceId::new(), WorkOrderId::new());
+            let created = commit_ok(&storage, new_doc(doc, Some(tech), vec![change(1)])).await;
+            storage
+                .record_deliveries(tablet, vec![sent(doc, created)])
+                .await
+                .expect("record");
+            let mut resync = Resync {
+                storage,
+                req: PullRequest {
+                    device: tablet,
+                    scope: Scope::AssignedTo(tech),
+                    cursor: Cursor(created.0),
+                    resync: vec![doc],
+                    limits: PullLimits {
+                        max_docs: 10,
+                        max_bytes: 1 << 20,
+                    },
+                },
+                doc,
+                tech,
+                edited: created,
+                _dir: dir,
+            };
+            resync.edited = resync.edit().await;
+            resync
+        }
+
+        /// An office edit of the job; its sequence number.
+        async fn edit(&self) -> Seq {
+            let mut c: DocumentCommit = new_doc(self.doc, Some(self.tech), vec![change(2)]);
+            c.expected = Some(self.storage.max_seq().await.expect("max"));
+            commit_ok(&self.storage, c).await
+        }
+
+        async fn delivered(&self) -> Option<Seq> {
+            let delivery = self.storage.delivery(self.req.device, self.doc).await;
+            delivery.expect("delivery").map(|d| d.sent_seq)
+        }
+    }
+
+    fn docs(page: &PullPage) -> Vec<WorkOrderId> {
+        page.updates.iter().map(|u| u.doc).collect()
+    }
+
+    #[tokio::test]
+    async fn a_document_asked_for_whole_is_sent_once_and_the_cursor_passes_it() {
+        let resync = Resync::new().await;
+        let budget = PullBudget::new(1 << 24);
+        let mut reservation = PageReservation::new(&budget);
+
+        let page = pull(&resync.storage, resync.req.clone(), &mut reservation)
+            .await
+            .expect("pull");
+        assert_eq!(
+            docs(&page),
+            vec![resync.doc],
+            "whole, and not again as a candidate"
+        );
+        assert!(matches!(
+            page.updates[0].payload,
+            UpdatePayload::Snapshot(_)
+        ));
+        assert!(!page.more);
+        assert_eq!(page.cursor, Cursor(resync.edited.0));
+        assert_eq!(resync.delivered().await, Some(resync.edited));
+    }
+
+    #[tokio::test]
+    async fn a_commit_between_resending_a_document_and_the_scan_is_sent_next() {
+        let resync = Resync::new().await;
+        let (storage, req) = (&resync.storage, &resync.req);
+        let budget = PullBudget::new(1 << 24);
+        let mut reservation = PageReservation::new(&budget);
+
+        // `pull`, with another edit of the job landing after it was loaded to be resent.
+        let high_water = Some(storage.max_seq().await.expect("max"));
+        let mut page = Page::new(req.limits);
+        let (resent, full) = resend_whole(storage, req, &mut page, &mut reservation)
+            .await
+            .expect("resend");
+        assert!(!full);
+        assert_eq!(resent[&resync.doc], resync.edited);
+        let again = resync.edit().await;
+        let scanned = scan(
+            storage,
+            req,
+            &mut page,
+            &mut reservation,
+            &resent,
+            high_water,
+        )
+        .await
+        .expect("scan");
+        let first = finish(storage, req, page, scanned).await.expect("finish");
+        assert_eq!(docs(&first), vec![resync.doc]);
+        assert!(first.more, "the page ends before the commit it lacks");
+        assert!(
+            first.cursor.0 < again.0,
+            "the cursor must not pass {again:?}"
+        );
+        assert_eq!(resync.delivered().await, Some(resync.edited));
+
+        // The next round brings the job as it is now.
+        let next = PullRequest {
+            cursor: first.cursor,
+            resync: Vec::new(),
+            ..req.clone()
+        };
+        let second = pull(storage, next, &mut reservation).await.expect("pull");
+        assert_eq!(docs(&second), vec![resync.doc]);
+        assert!(!second.more);
+        assert_eq!(second.cursor, Cursor(again.0));
+        assert_eq!(resync.delivered().await, Some(again));
+    }
 }
