@@ -14,9 +14,9 @@ use fieldsync_proto::{
 
 use super::{
     AuditQuery, CandidateQuery, CommitNotice, CommitOutcome, Delivery, DeliveryRecord,
-    DocumentCommit, ListedWorkOrder, NewAuditEntry, NewChange, NewSession, Part, ReviewResolution,
-    SafetyLevel, Scope, Seq, SharedStorage, StorageError, TokenHash, User, UserRecord,
-    WorkOrderQuery,
+    DocumentCommit, HeldLimit, ListedWorkOrder, NewAuditEntry, NewChange, NewSession, Part,
+    ReviewResolution, SafetyLevel, Scope, Seq, SharedStorage, StorageError, TokenHash, User,
+    UserRecord, WorkOrderQuery,
 };
 use crate::sync::budget::{PageReservation, PullBudget};
 use crate::sync::pull::{pull, PullRequest};
@@ -606,10 +606,19 @@ pub async fn candidates_with_their_changes(store: SharedStorage) {
         after: cursor,
         limit: 10,
     };
-    let batch = store
-        .pull_candidates_with_changes(query, cursor, 10)
-        .await
-        .expect("batch");
+    let read_with = |docs, bytes| {
+        let store = store.clone();
+        async move {
+            let batch = store
+                .pull_candidates_with_changes(query, cursor, HeldLimit { docs, bytes })
+                .await
+                .expect("batch");
+            let mut read: Vec<WorkOrderId> = batch.changes.keys().copied().collect();
+            read.sort_by_key(|doc| *doc != office_edited);
+            (batch, read)
+        }
+    };
+    let (batch, _) = read_with(10, usize::MAX).await;
     assert_eq!(batch.high_water, store.max_seq().await.expect("max"));
     assert_eq!(
         batch.candidates,
@@ -627,15 +636,18 @@ pub async fn candidates_with_their_changes(store: SharedStorage) {
         "sent whole, not as changes"
     );
 
-    let first = store
-        .pull_candidates_with_changes(query, cursor, 1)
-        .await
-        .expect("batch");
+    let all = vec![office_edited, own_edit];
     assert_eq!(
-        first.changes.keys().copied().collect::<Vec<_>>(),
+        read_with(1, usize::MAX).await.1,
         vec![office_edited],
-        "only as many as asked for, in candidate order"
+        "only as many documents as asked for, in candidate order"
     );
+    // The office's change is 3 bytes: reading stops once the changes read reach the bytes
+    // asked for, keeping the document that crossed the line.
+    assert_eq!(read_with(10, 1).await.1, vec![office_edited]);
+    assert_eq!(read_with(10, 3).await.1, vec![office_edited]);
+    assert_eq!(read_with(10, 4).await.1, all);
+    assert!(read_with(0, usize::MAX).await.0.changes.is_empty());
 }
 
 pub async fn pull_reads_only_the_technicians_own_changes(store: SharedStorage) {

@@ -301,17 +301,38 @@ impl PullCandidate {
     }
 }
 
-/// The first `held` in-scope candidates that a device at `cursor` holds, whose changes a pull
-/// reads with the candidates.
+/// The in-scope candidates that a device at `cursor` holds, whose changes a pull reads with
+/// the candidates.
 pub fn held_candidates(
     candidates: &[PullCandidate],
     cursor: Seq,
-    held: usize,
 ) -> impl Iterator<Item = &PullCandidate> {
     candidates
         .iter()
         .filter(move |c| c.in_scope && c.held_at(cursor))
-        .take(held)
+}
+
+/// How much of the held candidates' changes is read with the candidates: those of at most
+/// `docs` documents, and no further document's once they add up to `bytes` (what the page has
+/// room for, so that reading ahead never holds much more than the page will).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HeldLimit {
+    pub docs: usize,
+    pub bytes: usize,
+}
+
+impl HeldLimit {
+    /// Whether another document's changes may be read.
+    pub fn has_room(&self) -> bool {
+        self.docs > 0 && self.bytes > 0
+    }
+
+    /// Counts one document's changes against the limit.
+    pub fn count(&mut self, after: &Option<ChangesAfter>) {
+        let bytes: usize = after.iter().flat_map(|a| &a.changes).map(Vec::len).sum();
+        self.docs = self.docs.saturating_sub(1);
+        self.bytes = self.bytes.saturating_sub(bytes);
+    }
 }
 
 /// Candidates read together with what a pull needs next of them.
@@ -322,8 +343,8 @@ pub struct CandidateBatch {
     /// As `pull_candidates` lists them.
     pub candidates: Vec<PullCandidate>,
     /// `changes_after(doc, cursor, device)` of the first in-scope candidates the device holds
-    /// (`PullCandidate::held_at`), at most as many as asked for; a document missing here was
-    /// not read yet.
+    /// (`PullCandidate::held_at`), within the `HeldLimit` asked for; a document missing here
+    /// was not read yet.
     pub changes: HashMap<WorkOrderId, Option<ChangesAfter>>,
 }
 
@@ -557,22 +578,26 @@ pub trait Storage: Send + Sync + 'static {
         &self,
         query: CandidateQuery,
     ) -> Result<Vec<PullCandidate>, StorageError>;
-    /// `max_seq`, then `pull_candidates`, then `changes_after` of the first `held` in-scope
-    /// candidates held by a device at `cursor`, for the device of `query`. A backend that can
-    /// reads them in one go; this default asks for each in turn.
+    /// `max_seq`, then `pull_candidates`, then `changes_after` of the first in-scope
+    /// candidates held by a device at `cursor`, for the device of `query`, within `held`. A
+    /// backend that can reads them in one go; this default asks for each in turn.
     async fn pull_candidates_with_changes(
         &self,
         query: CandidateQuery,
         cursor: Seq,
-        held: usize,
+        mut held: HeldLimit,
     ) -> Result<CandidateBatch, StorageError> {
         let high_water = self.max_seq().await?;
         let candidates = self.pull_candidates(query).await?;
         let mut changes = HashMap::new();
-        for candidate in held_candidates(&candidates, cursor, held) {
+        for candidate in held_candidates(&candidates, cursor) {
+            if !held.has_room() {
+                break;
+            }
             let after = self
                 .changes_after(candidate.doc, cursor, query.device)
                 .await?;
+            held.count(&after);
             changes.insert(candidate.doc, after);
         }
         Ok(CandidateBatch {

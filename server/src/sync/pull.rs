@@ -13,8 +13,8 @@ use fieldsync_proto::{DeviceId, WorkOrderId, WorkOrderSummary};
 use super::budget::{PageReservation, SMALL_PAGE_BYTES};
 use crate::error::Error;
 use crate::storage::{
-    CandidateBatch, CandidateQuery, ChangesAfter, Delivery, DeliveryRecord, PullCandidate, Scope,
-    Seq, SharedStorage, StoredDocument,
+    CandidateBatch, CandidateQuery, ChangesAfter, Delivery, DeliveryRecord, HeldLimit,
+    PullCandidate, Scope, Seq, SharedStorage, StoredDocument,
 };
 
 /// Most documents in one response, whatever the device asks for.
@@ -27,8 +27,6 @@ const UPDATE_OVERHEAD: usize = 64;
 const BATCH: u32 = 256;
 /// Snapshots read from storage at a time (bounded, since documents can be large).
 const PRELOAD_DOCS: usize = 64;
-/// Held documents whose new changes are read with each batch of candidates.
-const HELD_CHANGES: usize = 64;
 
 #[derive(Clone, Debug)]
 pub struct PullRequest {
@@ -303,7 +301,11 @@ async fn scan(
     let mut processed = Seq(req.cursor.0);
     let mut after = processed;
     loop {
-        let room = page.max_docs.saturating_sub(page.updates.len());
+        // The changes of as many held documents as the page has room for come along.
+        let held = HeldLimit {
+            docs: page.max_docs.saturating_sub(page.updates.len()),
+            bytes: page.max_bytes.saturating_sub(page.bytes),
+        };
         let CandidateBatch {
             high_water: read_with,
             candidates: batch,
@@ -317,7 +319,7 @@ async fn scan(
                     limit: BATCH,
                 },
                 Seq(req.cursor.0),
-                room.min(HELD_CHANGES),
+                held,
             )
             .await?;
         high_water.get_or_insert(read_with);

@@ -28,8 +28,8 @@ use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
 use super::{
     held_candidates, AuditQuery, CandidateBatch, CandidateQuery, ChangesAfter, CommitNotice,
-    CommitOutcome, Delivery, DeliveryRecord, DocumentCommit, NewAuditEntry, NewSession, Part,
-    PullCandidate, ReviewResolution, SafetyLevel, Seq, Session, Storage, StorageError,
+    CommitOutcome, Delivery, DeliveryRecord, DocumentCommit, HeldLimit, NewAuditEntry, NewSession,
+    Part, PullCandidate, ReviewResolution, SafetyLevel, Seq, Session, Storage, StorageError,
     StoredDocument, SummaryPage, TokenHash, User, UserRecord, WorkOrderQuery, COMMIT_FEED_CAPACITY,
 };
 
@@ -489,14 +489,18 @@ impl Storage for SqliteStorage {
         &self,
         query: CandidateQuery,
         cursor: Seq,
-        held: usize,
+        mut held: HeldLimit,
     ) -> Result<CandidateBatch, StorageError> {
         self.read(move |tx| {
             let high_water = documents::max_seq(tx)?;
             let candidates = documents::candidates(tx, &query)?;
             let mut changes = HashMap::new();
-            for candidate in held_candidates(&candidates, cursor, held) {
+            for candidate in held_candidates(&candidates, cursor) {
+                if !held.has_room() {
+                    break;
+                }
                 let after = documents::changes_after(tx, candidate.doc, cursor, query.device)?;
+                held.count(&after);
                 changes.insert(candidate.doc, after);
             }
             Ok(CandidateBatch {
