@@ -25,6 +25,8 @@ pub const SERVER_MAX_BYTES: u32 = 8 * 1024 * 1024;
 const UPDATE_OVERHEAD: usize = 64;
 /// Candidates read from storage at a time.
 const BATCH: u32 = 256;
+/// Candidates a full page looks at past its end, to pass over those with nothing for the device.
+const LOOK_PAST_FULL_PAGE: usize = 256;
 /// Snapshots read from storage at a time (bounded, since documents can be large).
 const PRELOAD_DOCS: usize = 64;
 
@@ -150,6 +152,33 @@ async fn preload_snapshots(
     Ok(loaded.into_iter().map(|d| (d.id, d)).collect())
 }
 
+/// The removal to send of a candidate that left the device's scope, if it was not sent yet.
+fn removal(req: &PullRequest, candidate: &PullCandidate) -> Option<Update> {
+    let acknowledged = |d: &Delivery| d.sent_seq.0 <= req.cursor.0;
+    // Only documents this device was sent come here: tell it to drop them, once.
+    match candidate.delivery {
+        Some(d) if !d.removed || !acknowledged(&d) => Some(Update::removed(Some(Delivery {
+            sent_seq: candidate.updated_seq,
+            removed: true,
+        }))),
+        _ => None,
+    }
+}
+
+/// Whether the candidate is known to have nothing for the device without reading anything
+/// more: a removal it acknowledged, or a document it holds whose new changes, read with the
+/// candidates, are all its own.
+fn nothing_for(
+    req: &PullRequest,
+    candidate: &PullCandidate,
+    held: &HashMap<WorkOrderId, Option<ChangesAfter>>,
+) -> bool {
+    if !candidate.in_scope {
+        return removal(req, candidate).is_none();
+    }
+    device_has(req, candidate) && matches!(held.get(&candidate.doc), Some(None))
+}
+
 /// What to send of one candidate, if anything. `preloaded` may hold its stored document, and
 /// `held` the changes the device has not seen of it.
 async fn update_for(
@@ -159,16 +188,8 @@ async fn update_for(
     preloaded: &mut HashMap<WorkOrderId, StoredDocument>,
     held: &mut HashMap<WorkOrderId, Option<ChangesAfter>>,
 ) -> Result<Option<Update>, Error> {
-    let acknowledged = |d: &Delivery| d.sent_seq.0 <= req.cursor.0;
     if !candidate.in_scope {
-        // Only documents this device was sent come here: tell it to drop them, once.
-        return Ok(match candidate.delivery {
-            Some(d) if !d.removed || !acknowledged(&d) => Some(Update::removed(Some(Delivery {
-                sent_seq: candidate.updated_seq,
-                removed: true,
-            }))),
-            _ => None,
-        });
+        return Ok(removal(req, candidate));
     }
     if device_has(req, candidate) {
         let after = match held.remove(&candidate.doc) {
@@ -300,10 +321,13 @@ async fn scan(
 ) -> Result<Scanned, Error> {
     let mut processed = Seq(req.cursor.0);
     let mut after = processed;
+    let mut looked_past = 0;
     loop {
-        // The changes of as many held documents as the page has room for come along.
+        // The changes of as many held documents as the page has room for come along, and of
+        // those a full page may pass over.
         let held = HeldLimit {
-            docs: page.max_docs.saturating_sub(page.updates.len()),
+            docs: page.max_docs.saturating_sub(page.updates.len())
+                + (LOOK_PAST_FULL_PAGE - looked_past),
             bytes: page.max_bytes.saturating_sub(page.bytes),
         };
         let CandidateBatch {
@@ -339,7 +363,15 @@ async fn scan(
                 None => {}
             }
             if page.is_full() {
-                return Ok(stop(processed, high_water));
+                // Past a full page, candidates with nothing for the device (its own changes
+                // coming back, typically) are passed over, so that it is not made to ask
+                // again for nothing.
+                if looked_past >= LOOK_PAST_FULL_PAGE || !nothing_for(req, candidate, &held) {
+                    return Ok(stop(processed, high_water));
+                }
+                looked_past += 1;
+                processed = candidate.updated_seq;
+                continue;
             }
             if candidate.in_scope
                 && !device_has(req, candidate)
@@ -498,6 +530,116 @@ mod tests {
 
     fn docs(page: &PullPage) -> Vec<WorkOrderId> {
         page.updates.iter().map(|u| u.doc).collect()
+    }
+
+    /// Jobs delivered to a tablet, which holds them; each edit made by the office, or by the
+    /// tablet itself.
+    struct Held {
+        storage: SharedStorage,
+        tech: UserId,
+        tablet: DeviceId,
+        jobs: Vec<WorkOrderId>,
+        cursor: Cursor,
+        _dir: tempfile::TempDir,
+    }
+
+    impl Held {
+        async fn new(count: usize) -> Held {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let storage: SharedStorage = Arc::new(
+                SqliteStorage::open(dir.path().join("fieldsync.db"))
+                    .await
+                    .expect("open"),
+            );
+            let (tech, tablet) = (UserId::new(), DeviceId::new());
+            let mut jobs = Vec::new();
+            let mut deliveries = Vec::new();
+            for _ in 0..count {
+                let job = WorkOrderId::new();
+                let seq = commit_ok(&storage, new_doc(job, Some(tech), vec![change(1)])).await;
+                jobs.push(job);
+                deliveries.push(sent(job, seq));
+            }
+            storage
+                .record_deliveries(tablet, deliveries)
+                .await
+                .expect("record");
+            let cursor = Cursor(storage.max_seq().await.expect("max").0);
+            Held {
+                storage,
+                tech,
+                tablet,
+                jobs,
+                cursor,
+                _dir: dir,
+            }
+        }
+
+        async fn edit(&self, job: usize, by_the_tablet: bool) -> Seq {
+            let doc = self.jobs[job];
+            let mut c = new_doc(doc, Some(self.tech), vec![change(2)]);
+            c.expected = Some(
+                self.storage
+                    .load_document(doc)
+                    .await
+                    .expect("load")
+                    .expect("job")
+                    .version,
+            );
+            c.origin = by_the_tablet.then_some(self.tablet);
+            commit_ok(&self.storage, c).await
+        }
+
+        /// A page of at most one document from `cursor`.
+        async fn pull_one(&self, cursor: Cursor) -> PullPage {
+            let budget = PullBudget::new(1 << 24);
+            let mut reservation = PageReservation::new(&budget);
+            let req = PullRequest {
+                device: self.tablet,
+                scope: Scope::AssignedTo(self.tech),
+                cursor,
+                resync: Vec::new(),
+                limits: PullLimits {
+                    max_docs: 1,
+                    max_bytes: 1 << 20,
+                },
+            };
+            pull(&self.storage, req, &mut reservation)
+                .await
+                .expect("pull")
+        }
+    }
+
+    #[tokio::test]
+    async fn a_full_page_passes_over_the_devices_own_changes_coming_back() {
+        let held = Held::new(3).await;
+        held.edit(0, false).await;
+        held.edit(1, true).await;
+        let last = held.edit(2, true).await;
+
+        let page = held.pull_one(held.cursor).await;
+        assert_eq!(docs(&page), vec![held.jobs[0]]);
+        assert!(!page.more, "nothing else is new to the tablet");
+        assert_eq!(page.cursor, Cursor(last.0));
+    }
+
+    #[tokio::test]
+    async fn a_full_page_stops_at_the_next_document_with_news() {
+        let held = Held::new(3).await;
+        held.edit(0, false).await;
+        held.edit(1, true).await;
+        let office = held.edit(2, false).await;
+
+        let first = held.pull_one(held.cursor).await;
+        assert_eq!(docs(&first), vec![held.jobs[0]]);
+        assert!(first.more);
+        assert!(
+            first.cursor.0 < office.0,
+            "the office's edit is still to come"
+        );
+        let second = held.pull_one(first.cursor).await;
+        assert_eq!(docs(&second), vec![held.jobs[2]]);
+        assert!(!second.more);
     }
 
     #[tokio::test]
