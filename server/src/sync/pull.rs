@@ -466,67 +466,8 @@ mod tests {
     use super::*;
     use crate::storage::conformance::{change, commit_ok, new_doc, sent};
     use crate::storage::sqlite::SqliteStorage;
-    use crate::storage::{DocumentCommit, Scope};
+    use crate::storage::Scope;
     use crate::sync::budget::PullBudget;
-
-    /// A technician's job delivered to their tablet and edited since; the tablet's copy is
-    /// unreadable, so it asks for the job whole with its cursor where the job was sent.
-    struct Resync {
-        storage: SharedStorage,
-        req: PullRequest,
-        doc: WorkOrderId,
-        tech: UserId,
-        edited: Seq,
-        _dir: tempfile::TempDir,
-    }
-
-    impl Resync {
-        async fn new() -> Resync {
-            let dir = tempfile::tempdir().expect("tempdir");
-            let storage: SharedStorage = Arc::new(
-                SqliteStorage::open(dir.path().join("fieldsync.db"))
-                    .await
-                    .expect("open"),
-            );
-            let (tech, tablet, doc) = (UserId::new(), DeviceId::new(), WorkOrderId::new());
-            let created = commit_ok(&storage, new_doc(doc, Some(tech), vec![change(1)])).await;
-            storage
-                .record_deliveries(tablet, vec![sent(doc, created)])
-                .await
-                .expect("record");
-            let mut resync = Resync {
-                storage,
-                req: PullRequest {
-                    device: tablet,
-                    scope: Scope::AssignedTo(tech),
-                    cursor: Cursor(created.0),
-                    resync: vec![doc],
-                    limits: PullLimits {
-                        max_docs: 10,
-                        max_bytes: 1 << 20,
-                    },
-                },
-                doc,
-                tech,
-                edited: created,
-                _dir: dir,
-            };
-            resync.edited = resync.edit().await;
-            resync
-        }
-
-        /// An office edit of the job; its sequence number.
-        async fn edit(&self) -> Seq {
-            let mut c: DocumentCommit = new_doc(self.doc, Some(self.tech), vec![change(2)]);
-            c.expected = Some(self.storage.max_seq().await.expect("max"));
-            commit_ok(&self.storage, c).await
-        }
-
-        async fn delivered(&self) -> Option<Seq> {
-            let delivery = self.storage.delivery(self.req.device, self.doc).await;
-            delivery.expect("delivery").map(|d| d.sent_seq)
-        }
-    }
 
     fn docs(page: &PullPage) -> Vec<WorkOrderId> {
         page.updates.iter().map(|u| u.doc).collect()
@@ -590,24 +531,49 @@ mod tests {
             commit_ok(&self.storage, c).await
         }
 
-        /// A page of at most one document from `cursor`.
-        async fn pull_one(&self, cursor: Cursor) -> PullPage {
-            let budget = PullBudget::new(1 << 24);
-            let mut reservation = PageReservation::new(&budget);
-            let req = PullRequest {
+        /// The stored version of the tablet's copy of `job`.
+        async fn delivered(&self, job: usize) -> Option<Seq> {
+            let delivery = self.storage.delivery(self.tablet, self.jobs[job]).await;
+            delivery.expect("delivery").map(|d| d.sent_seq)
+        }
+
+        fn request(&self, cursor: Cursor, max_docs: u32) -> PullRequest {
+            PullRequest {
                 device: self.tablet,
                 scope: Scope::AssignedTo(self.tech),
                 cursor,
                 resync: Vec::new(),
                 limits: PullLimits {
-                    max_docs: 1,
+                    max_docs,
                     max_bytes: 1 << 20,
                 },
-            };
+            }
+        }
+
+        async fn pull(&self, req: PullRequest) -> PullPage {
+            let budget = PullBudget::new(1 << 24);
+            let mut reservation = PageReservation::new(&budget);
             pull(&self.storage, req, &mut reservation)
                 .await
                 .expect("pull")
         }
+
+        /// A page of at most one document from `cursor`.
+        async fn pull_one(&self, cursor: Cursor) -> PullPage {
+            self.pull(self.request(cursor, 1)).await
+        }
+    }
+
+    /// A job delivered to the tablet and edited since by the office; the tablet's copy is
+    /// unreadable, so it asks for the job whole with its cursor where the job was sent.
+    async fn resync() -> (Held, PullRequest, Seq) {
+        let held = Held::new(1).await;
+        let edited = held.edit(0, false).await;
+        let req = PullRequest {
+            resync: vec![held.jobs[0]],
+            ..held.request(held.cursor, 10)
+        };
+        (held, req, edited)
     }
 
     #[tokio::test]
@@ -644,16 +610,12 @@ mod tests {
 
     #[tokio::test]
     async fn a_document_asked_for_whole_is_sent_once_and_the_cursor_passes_it() {
-        let resync = Resync::new().await;
-        let budget = PullBudget::new(1 << 24);
-        let mut reservation = PageReservation::new(&budget);
+        let (held, req, edited) = resync().await;
 
-        let page = pull(&resync.storage, resync.req.clone(), &mut reservation)
-            .await
-            .expect("pull");
+        let page = held.pull(req).await;
         assert_eq!(
             docs(&page),
-            vec![resync.doc],
+            held.jobs,
             "whole, and not again as a candidate"
         );
         assert!(matches!(
@@ -661,29 +623,29 @@ mod tests {
             UpdatePayload::Snapshot(_)
         ));
         assert!(!page.more);
-        assert_eq!(page.cursor, Cursor(resync.edited.0));
-        assert_eq!(resync.delivered().await, Some(resync.edited));
+        assert_eq!(page.cursor, Cursor(edited.0));
+        assert_eq!(held.delivered(0).await, Some(edited));
     }
 
     #[tokio::test]
     async fn a_commit_between_resending_a_document_and_the_scan_is_sent_next() {
-        let resync = Resync::new().await;
-        let (storage, req) = (&resync.storage, &resync.req);
+        let (held, req, edited) = resync().await;
+        let storage = &held.storage;
         let budget = PullBudget::new(1 << 24);
         let mut reservation = PageReservation::new(&budget);
 
         // `pull`, with another edit of the job landing after it was loaded to be resent.
         let high_water = Some(storage.max_seq().await.expect("max"));
         let mut page = Page::new(req.limits);
-        let (resent, full) = resend_whole(storage, req, &mut page, &mut reservation)
+        let (resent, full) = resend_whole(storage, &req, &mut page, &mut reservation)
             .await
             .expect("resend");
         assert!(!full);
-        assert_eq!(resent[&resync.doc], resync.edited);
-        let again = resync.edit().await;
+        assert_eq!(resent[&held.jobs[0]], edited);
+        let again = held.edit(0, false).await;
         let scanned = scan(
             storage,
-            req,
+            &req,
             &mut page,
             &mut reservation,
             &resent,
@@ -691,25 +653,20 @@ mod tests {
         )
         .await
         .expect("scan");
-        let first = finish(storage, req, page, scanned).await.expect("finish");
-        assert_eq!(docs(&first), vec![resync.doc]);
+        let first = finish(storage, &req, page, scanned).await.expect("finish");
+        assert_eq!(docs(&first), held.jobs);
         assert!(first.more, "the page ends before the commit it lacks");
         assert!(
             first.cursor.0 < again.0,
             "the cursor must not pass {again:?}"
         );
-        assert_eq!(resync.delivered().await, Some(resync.edited));
+        assert_eq!(held.delivered(0).await, Some(edited));
 
         // The next round brings the job as it is now.
-        let next = PullRequest {
-            cursor: first.cursor,
-            resync: Vec::new(),
-            ..req.clone()
-        };
-        let second = pull(storage, next, &mut reservation).await.expect("pull");
-        assert_eq!(docs(&second), vec![resync.doc]);
+        let second = held.pull(held.request(first.cursor, 10)).await;
+        assert_eq!(docs(&second), held.jobs);
         assert!(!second.more);
         assert_eq!(second.cursor, Cursor(again.0));
-        assert_eq!(resync.delivered().await, Some(again));
+        assert_eq!(held.delivered(0).await, Some(again));
     }
 }
