@@ -322,13 +322,20 @@ async fn scan(
     let mut processed = Seq(req.cursor.0);
     let mut after = processed;
     let mut looked_past = 0;
-    loop {
+    'batches: loop {
         // The changes of as many held documents as the page has room for come along, and of
-        // those a full page may pass over.
+        // those a full page may pass over; without a reservation, only as many bytes of them
+        // as a page may hold without one.
+        let limited = !reservation.is_held();
+        let room_for_bytes = if limited {
+            SMALL_PAGE_BYTES.min(page.max_bytes)
+        } else {
+            page.max_bytes
+        };
         let held = HeldLimit {
             docs: page.max_docs.saturating_sub(page.updates.len())
                 + (LOOK_PAST_FULL_PAGE - looked_past),
-            bytes: page.max_bytes.saturating_sub(page.bytes),
+            bytes: room_for_bytes.saturating_sub(page.bytes),
         };
         let CandidateBatch {
             high_water: read_with,
@@ -372,6 +379,17 @@ async fn scan(
                 looked_past += 1;
                 processed = candidate.updated_seq;
                 continue;
+            }
+            if limited
+                && candidate.in_scope
+                && device_has(req, candidate)
+                && !held.contains_key(&candidate.doc)
+            {
+                // The changes read with the batch reached what a page may hold without a
+                // reservation: take one, and read on from here with the room it gives.
+                reservation.hold(req.limits).await;
+                after = processed;
+                continue 'batches;
             }
             if candidate.in_scope
                 && !device_has(req, candidate)
@@ -466,7 +484,7 @@ mod tests {
     use super::*;
     use crate::storage::conformance::{change, commit_ok, new_doc, sent};
     use crate::storage::sqlite::SqliteStorage;
-    use crate::storage::Scope;
+    use crate::storage::{NewChange, Scope};
     use crate::sync::budget::PullBudget;
 
     fn docs(page: &PullPage) -> Vec<WorkOrderId> {
@@ -517,8 +535,12 @@ mod tests {
         }
 
         async fn edit(&self, job: usize, by_the_tablet: bool) -> Seq {
+            self.commit(job, by_the_tablet, change(2)).await
+        }
+
+        async fn commit(&self, job: usize, by_the_tablet: bool, change: NewChange) -> Seq {
             let doc = self.jobs[job];
-            let mut c = new_doc(doc, Some(self.tech), vec![change(2)]);
+            let mut c = new_doc(doc, Some(self.tech), vec![change]);
             c.expected = Some(
                 self.storage
                     .load_document(doc)
@@ -606,6 +628,37 @@ mod tests {
         let second = held.pull_one(first.cursor).await;
         assert_eq!(docs(&second), vec![held.jobs[2]]);
         assert!(!second.more);
+    }
+
+    #[tokio::test]
+    async fn changes_past_a_small_page_are_read_on_once_the_page_has_its_budget() {
+        let held = Held::new(3).await;
+        let big = 40 * 1024;
+        for job in 0..3 {
+            let mut edit = change(7);
+            edit.bytes = vec![7; big];
+            held.commit(job, false, edit).await;
+        }
+        let budget = PullBudget::new(1 << 24);
+        let mut reservation = PageReservation::new(&budget);
+
+        let page = pull(
+            &held.storage,
+            held.request(held.cursor, 10),
+            &mut reservation,
+        )
+        .await
+        .expect("pull");
+        assert_eq!(docs(&page), held.jobs);
+        for update in &page.updates {
+            let UpdatePayload::Changes(changes) = &update.payload else {
+                panic!("changes expected");
+            };
+            assert_eq!(changes.len(), 1);
+            assert_eq!(changes[0].0.len(), big);
+        }
+        assert!(!page.more);
+        assert!(reservation.is_held());
     }
 
     #[tokio::test]
