@@ -2,10 +2,17 @@
 //! from one queue. A sync makes several small reads; handing each to the runtime's blocking
 //! pool made every one of them take that pool's lock twice, and under load the threads queued
 //! on it with cores idle. A connection is opened by its thread on the first job it takes.
+//!
+//! A thread that finds the queue empty sleeps at once. A channel whose receivers spin and yield
+//! before they sleep (crossbeam's) made every finished read yield its core several times over:
+//! in a push of 200 documents, half of the server's context switches were those yields, taken
+//! from the merges running beside them. With this queue the server switches about half as often
+//! in `sync_throughput` (186,000 times instead of 400,000) and uses 2 % less CPU.
 
+use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use rusqlite::{Connection, TransactionBehavior};
 
@@ -15,34 +22,105 @@ use crate::storage::StorageError;
 /// A read to run with a thread's connection.
 type Job = Box<dyn FnOnce(&mut Option<Connection>) + Send>;
 
-/// The queue of read jobs; dropping it ends the threads once the queued jobs are done.
+/// The jobs waiting for a thread, and whether more may come.
+#[derive(Default)]
+struct Waiting {
+    jobs: VecDeque<Job>,
+    closed: bool,
+}
+
+/// The queue the threads take their jobs from, oldest first.
+#[derive(Default)]
+struct Queue {
+    waiting: Mutex<Waiting>,
+    /// Signalled once for each job queued, and for every thread when the queue closes.
+    ready: Condvar,
+}
+
+impl Queue {
+    fn lock(&self) -> MutexGuard<'_, Waiting> {
+        // Jobs run outside the lock: whatever panicked left the queue consistent.
+        self.waiting
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn push(&self, job: Job) -> Result<(), StorageError> {
+        let mut waiting = self.lock();
+        if waiting.closed {
+            return Err(StorageError::TaskFailed(
+                "the reader threads stopped".into(),
+            ));
+        }
+        waiting.jobs.push_back(job);
+        drop(waiting);
+        self.ready.notify_one();
+        Ok(())
+    }
+
+    /// The next job, waiting for one; `None` once the queue is closed and empty.
+    fn take(&self) -> Option<Job> {
+        let mut waiting = self.lock();
+        loop {
+            if let Some(job) = waiting.jobs.pop_front() {
+                return Some(job);
+            }
+            if waiting.closed {
+                return None;
+            }
+            waiting = self
+                .ready
+                .wait(waiting)
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+        }
+    }
+
+    fn close(&self) {
+        self.lock().closed = true;
+        self.ready.notify_all();
+    }
+}
+
+/// The reader threads' queue; dropping it ends the threads once the queued jobs are done.
 pub struct Readers {
-    jobs: crossbeam_channel::Sender<Job>,
+    queue: Arc<Queue>,
     path: Arc<PathBuf>,
+}
+
+impl Drop for Readers {
+    fn drop(&mut self) {
+        self.queue.close();
+    }
 }
 
 impl Readers {
     /// Starts `threads` reader threads on the database at `path`.
     pub fn start(path: PathBuf, threads: usize) -> Result<Readers, StorageError> {
-        let (jobs, queue) = crossbeam_channel::unbounded::<Job>();
+        let queue = Arc::new(Queue::default());
         for n in 0..threads {
-            let queue = queue.clone();
-            std::thread::Builder::new()
+            let jobs = queue.clone();
+            let started = std::thread::Builder::new()
                 .name(format!("sqlite-reader-{n}"))
                 .spawn(move || {
                     let mut conn = None;
-                    while let Ok(job) = queue.recv() {
+                    while let Some(job) = jobs.take() {
                         // A read that panicked rolled back its transaction; its caller hears of
                         // it through the dropped answer, and the connection goes on serving.
                         if catch_unwind(AssertUnwindSafe(|| job(&mut conn))).is_err() {
                             tracing::error!("a database read panicked");
                         }
                     }
-                })
-                .map_err(|e| StorageError::TaskFailed(format!("cannot start a reader: {e}")))?;
+                });
+            if let Err(e) = started {
+                // The threads already started end with the queue.
+                queue.close();
+                return Err(StorageError::TaskFailed(format!(
+                    "cannot start a reader: {e}"
+                )));
+            }
         }
         Ok(Readers {
-            jobs,
+            queue,
             path: Arc::new(path),
         })
     }
@@ -66,11 +144,59 @@ impl Readers {
             // The caller may have gone away; the read changed nothing.
             let _ = answer.send(result);
         });
-        self.jobs
-            .send(job)
-            .map_err(|_| StorageError::TaskFailed("the reader threads stopped".into()))?;
+        self.queue.push(job)?;
         answered
             .await
             .map_err(|_| StorageError::TaskFailed("a database read failed".into()))?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::*;
+
+    fn one(tx: &rusqlite::Transaction<'_>) -> Result<i64, StorageError> {
+        tx.query_row("SELECT 1", [], |row| row.get(0))
+            .map_err(|e| StorageError::Database(e.to_string()))
+    }
+
+    #[tokio::test]
+    async fn reads_more_than_there_are_threads_all_answer_and_the_threads_end_with_the_queue() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let readers = Readers::start(dir.path().join("readers.db"), 2).expect("start");
+        let queue = Arc::downgrade(&readers.queue);
+
+        let answers = futures_util::future::join_all((0..50).map(|_| readers.read(one))).await;
+        assert_eq!(answers.len(), 50);
+        assert!(answers.into_iter().all(|a| a.expect("read") == 1));
+
+        // A read that panics leaves its thread serving the next ones.
+        let panicked = readers
+            .read(|_| -> Result<(), StorageError> { panic!("a read that fails badly") })
+            .await;
+        assert!(matches!(panicked, Err(StorageError::TaskFailed(_))));
+        assert_eq!(readers.read(one).await.expect("read after a panic"), 1);
+
+        drop(readers);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while queue.upgrade().is_some() {
+            assert!(Instant::now() < deadline, "the reader threads did not end");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    #[test]
+    fn a_closed_queue_takes_no_more_jobs_and_hands_out_the_ones_it_holds() {
+        let queue = Queue::default();
+        queue.push(Box::new(|_| {})).expect("open queue");
+        queue.close();
+        assert!(matches!(
+            queue.push(Box::new(|_| {})),
+            Err(StorageError::TaskFailed(_))
+        ));
+        assert!(queue.take().is_some(), "the job queued before closing");
+        assert!(queue.take().is_none(), "closed and empty");
     }
 }
