@@ -8,6 +8,14 @@ use clap::Parser;
 use fieldsync_server::{BlobLimits, RunningServer, ServerOptions, StartOptions, TlsFiles};
 use tracing_subscriber::EnvFilter;
 
+/// jemalloc instead of the system allocator: a push merges many small documents at once on
+/// every core, and glibc's allocator spent about a seventh of that time taking and freeing
+/// memory (catch_up's push: 206–257 ms with glibc against 170–225 ms with jemalloc, measured
+/// alternately on one machine).
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// Fieldsync server: sync endpoint for devices, dispatcher API, embedded database.
 #[derive(Debug, Parser)]
 #[command(version, about)]
