@@ -366,8 +366,6 @@ fn put_changed<T: autosurgeon::Reconcile + PartialEq>(
     Ok(())
 }
 
-/// `put_changed` for a list: when `after` is `before` with entries appended and the document's
-/// list holds exactly `before`, only the new entries are inserted.
 /// Inserts `entry` at `index` of `list` as one batch of operations: the tree of values the
 /// entry writes (`canonical`) goes in whole, where reconciling it field by field made Automerge
 /// take each field as an operation of its own (most of the CPU of recording a part usage). The
@@ -388,6 +386,8 @@ fn insert_entry<T: autosurgeon::Reconcile>(
     }
 }
 
+/// `put_changed` for a list: when `after` is `before` with entries appended and the document's
+/// list holds exactly `before`, only the new entries are inserted.
 fn append_changed<T: autosurgeon::Reconcile + PartialEq>(
     doc: &mut AutoCommit,
     key: &str,

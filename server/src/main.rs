@@ -10,8 +10,8 @@ use tracing_subscriber::EnvFilter;
 
 /// jemalloc instead of the system allocator: a push merges many small documents at once on
 /// every core, and glibc's allocator spent about a seventh of that time taking and freeing
-/// memory (catch_up's push: 206–257 ms with glibc against 170–225 ms with jemalloc, measured
-/// alternately on one machine).
+/// memory (single catch_up runs: 200–330 ms with glibc against 170–257 ms with jemalloc,
+/// measured alternately on one machine).
 #[cfg(not(target_env = "msvc"))]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
