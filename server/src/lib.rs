@@ -9,6 +9,7 @@ pub mod auth;
 pub mod blobs;
 pub mod demo;
 mod error;
+mod job_queue;
 pub mod live;
 mod routes;
 mod server;

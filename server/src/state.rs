@@ -12,6 +12,7 @@ use crate::error::Error;
 use crate::storage::{NewAuditEntry, SharedStorage};
 use crate::sync::budget::PullBudget;
 use crate::sync::cache::DocumentCache;
+use crate::sync::merger::MergeThreads;
 
 /// How long a login stays valid.
 pub const TOKEN_TTL_MILLIS: i64 = 30 * 24 * 60 * 60 * 1000;
@@ -35,6 +36,8 @@ struct Inner {
     blob_limits: BlobLimits,
     /// Documents pushed to lately, kept loaded for the next push.
     hot_documents: Arc<DocumentCache>,
+    /// The threads pushed documents are merged on.
+    merges: MergeThreads,
     /// Bytes of pull pages built at once.
     pull_budget: PullBudget,
 }
@@ -63,6 +66,7 @@ impl AppState {
                 blobs: None,
                 blob_limits: BlobLimits::default(),
                 hot_documents: Arc::default(),
+                merges: MergeThreads::default(),
                 pull_budget: PullBudget::default(),
             }),
         }
@@ -84,6 +88,7 @@ impl AppState {
                 blobs: Some(blobs),
                 blob_limits,
                 hot_documents: Arc::default(),
+                merges: MergeThreads::default(),
                 pull_budget: PullBudget::default(),
             }),
         }
@@ -111,6 +116,11 @@ impl AppState {
     /// The cache of documents pushed to lately.
     pub fn hot_documents(&self) -> &Arc<DocumentCache> {
         &self.inner.hot_documents
+    }
+
+    /// The threads pushed documents are merged on.
+    pub fn merges(&self) -> &MergeThreads {
+        &self.inner.merges
     }
 
     /// The bytes of pull pages this server may build at once.

@@ -64,6 +64,7 @@ async fn sync(
     let results = push_all(
         state.storage(),
         state.hot_documents(),
+        state.merges(),
         state.blobs(),
         &auth.actor(),
         request.push,

@@ -6,6 +6,7 @@
 pub mod budget;
 pub mod cache;
 pub mod edit;
+pub mod merger;
 pub mod pull;
 pub mod push;
 #[cfg(test)]

@@ -14,7 +14,6 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use futures_util::{StreamExt, TryStreamExt};
-use tokio::sync::Semaphore;
 
 use fieldsync_proto::api::AuditKind;
 use fieldsync_proto::wire::{ChangeBytes, ErrorCode, PushDoc, PushOutcome, PushResult, Rejection};
@@ -24,6 +23,7 @@ use fieldsync_proto::{
 };
 
 use super::cache::{DocumentCache, HotDocument};
+use super::merger::{MergeFailed, MergeThreads};
 use super::MAX_COMMIT_ATTEMPTS;
 use crate::blobs::SharedBlobStore;
 use crate::error::Error;
@@ -478,31 +478,15 @@ pub fn plan(
 /// flight that the merges do not run out of work meanwhile.
 const PUSH_IN_FLIGHT: usize = 64;
 
-/// Merges of one push run at once: twice the cores, and two more. A merge handed to a blocking
-/// thread waits for that thread to be scheduled, and its result for the request's task, about
-/// a millisecond each way when the cores are busy; a merge of a document of a few changes takes
-/// one to two. With only one merge more than there are cores, the cores sat idle a fifth of a
-/// 200-document push, waiting on those handoffs (catch_up's push: 198–263 ms against 187–225
-/// ms with this many, in four A/B pairs).
-fn merges_at_once() -> usize {
-    2 * cores() + 2
-}
-
-/// The cores this process may use, read once: asking the system reads cgroup files, which
-/// has no place on every push.
-fn cores() -> usize {
-    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(2, usize::from))
-}
-
-/// Pushes every document, several at a time, merging at most `merges_at_once` of them at
-/// once; the results keep the order of `docs`. A rejected document does not stop the others;
-/// a storage failure stops the request (what was committed stays, and a retry is idempotent).
+/// Pushes every document, several at a time, merged on `merges`' threads; the results keep
+/// the order of `docs`. A rejected document does not stop the others; a storage failure stops
+/// the request (what was committed stays, and a retry is idempotent).
 /// A document listed twice is pushed in order, one at a time, since its later changes may
 /// depend on its earlier ones.
 pub async fn push_all(
     storage: &SharedStorage,
     cache: &Arc<DocumentCache>,
+    merges: &MergeThreads,
     blobs: Option<&SharedBlobStore>,
     actor: &Actor,
     docs: Vec<PushDoc>,
@@ -511,12 +495,12 @@ pub async fn push_all(
     let mut seen = std::collections::HashSet::with_capacity(docs.len());
     let distinct = docs.iter().all(|push| seen.insert(push.doc));
     let in_flight = if distinct { PUSH_IN_FLIGHT } else { 1 };
-    let merging = Arc::new(Semaphore::new(merges_at_once()));
-    let pushes = docs.into_iter().enumerate().map(|(index, push)| {
-        let merging = merging.clone();
-        async move {
+    let pushes = docs
+        .into_iter()
+        .enumerate()
+        .map(|(index, push)| async move {
             let doc = push.doc;
-            let outcome = push_one(storage, cache, blobs, &merging, actor, push, now).await?;
+            let outcome = push_one(storage, cache, merges, blobs, actor, push, now).await?;
             match &outcome {
                 PushOutcome::Accepted { new_changes } => {
                     tracing::debug!(%doc, new_changes, "push accepted")
@@ -526,8 +510,7 @@ pub async fn push_all(
                 }
             }
             Ok::<_, Error>((index, PushResult { doc, outcome }))
-        }
-    });
+        });
     // Unordered, so that one document waiting long for its commit does not hold a place that
     // documents finished after it would keep taking up.
     let mut results: Vec<(usize, PushResult)> = futures_util::stream::iter(pushes)
@@ -617,14 +600,6 @@ fn merges_in_place(hot: Option<&HotDocument>, changes: &[ChangeBytes]) -> bool {
         && changes.iter().map(|c| c.0.len()).sum::<usize>() <= IN_PLACE_BYTES
 }
 
-/// Why a merge produced no plan.
-enum MergeFailed {
-    /// The document library panicked on the input.
-    Panicked,
-    /// The runtime dropped the merge (it is shutting down).
-    Cancelled,
-}
-
 /// The answer to a push the document library panicked on, recorded in the audit trail.
 async fn crashed(
     storage: &SharedStorage,
@@ -659,8 +634,8 @@ async fn crashed(
 async fn push_one(
     storage: &SharedStorage,
     cache: &Arc<DocumentCache>,
+    merges: &MergeThreads,
     blobs: Option<&SharedBlobStore>,
-    merging: &Semaphore,
     actor: &Actor,
     push: PushDoc,
     now: Timestamp,
@@ -691,24 +666,16 @@ async fn push_one(
         } else {
             // Merging and validating is CPU work proportional to the document: keep it off the
             // async workers, and no more of it at once than there are cores.
-            let _turn = merging
-                .acquire()
-                .await
-                .map_err(|_| Error::internal("the merge queue closed"))?;
-            tokio::task::spawn_blocking(merge).await.map_err(|e| {
-                if e.is_panic() {
-                    MergeFailed::Panicked
-                } else {
-                    MergeFailed::Cancelled
-                }
-            })
+            merges.run(merge).await
         };
         let (planned, version) = match merged {
             Ok((planned, version)) => (planned?, version),
             // Input that makes the document library fail this badly is refused like any
             // other bad change, so that the device stops retrying it.
             Err(MergeFailed::Panicked) => return crashed(storage, &actor, id, now).await,
-            Err(MergeFailed::Cancelled) => return Err(Error::internal("a merge was cancelled")),
+            Err(MergeFailed::Stopped) => {
+                return Err(Error::internal("the server is shutting down; push again"))
+            }
         };
         let keep = |version: Seq, result: Option<Kept>| {
             if let Some(kept) = result {

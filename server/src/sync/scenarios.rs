@@ -11,13 +11,15 @@ use fieldsync_proto::{
 };
 
 use super::cache::DocumentCache;
+use super::merger::MergeThreads;
 use super::push::push_all;
 use crate::storage::SharedStorage;
 
-/// One server instance: its storage handle and its own cache.
+/// One server instance: its storage handle, its own cache and merge threads.
 pub struct Instance {
     pub storage: SharedStorage,
     pub cache: Arc<DocumentCache>,
+    pub merges: MergeThreads,
 }
 
 impl Instance {
@@ -25,6 +27,7 @@ impl Instance {
         Self {
             storage,
             cache: Arc::default(),
+            merges: MergeThreads::start(1),
         }
     }
 
@@ -34,9 +37,17 @@ impl Instance {
             changes: changes.into_iter().map(ChangeBytes).collect(),
         }];
         let now = Timestamp::now();
-        let mut results = push_all(&self.storage, &self.cache, None, actor, docs, now)
-            .await
-            .expect("push");
+        let mut results = push_all(
+            &self.storage,
+            &self.cache,
+            &self.merges,
+            None,
+            actor,
+            docs,
+            now,
+        )
+        .await
+        .expect("push");
         results.remove(0).outcome
     }
 
