@@ -8,7 +8,7 @@
 //! in `sync_throughput` (186,000 times instead of 400,000) and uses 2 % less CPU.
 
 use std::collections::VecDeque;
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 /// The jobs waiting for a thread, and whether more may come.
 struct Waiting<J> {
@@ -79,6 +79,24 @@ impl<J> JobQueue<J> {
     }
 }
 
+impl<J: Send + 'static> JobQueue<J> {
+    /// Starts a thread named `name` that hands each job it takes to `run`, until the queue is
+    /// closed and empty.
+    pub fn serve(
+        self: &Arc<Self>,
+        name: String,
+        mut run: impl FnMut(J) + Send + 'static,
+    ) -> std::io::Result<()> {
+        let jobs = self.clone();
+        std::thread::Builder::new().name(name).spawn(move || {
+            while let Some(job) = jobs.take() {
+                run(job);
+            }
+        })?;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,7 +115,7 @@ mod tests {
 
     #[test]
     fn a_waiting_thread_wakes_for_a_job_and_for_the_close() {
-        let queue = std::sync::Arc::new(JobQueue::default());
+        let queue = Arc::new(JobQueue::default());
         let taker = {
             let queue = queue.clone();
             std::thread::spawn(move || (queue.take(), queue.take()))

@@ -56,16 +56,8 @@ impl MergeThreads {
         let queue: Arc<JobQueue<Job>> = Arc::new(JobQueue::default());
         let mut started = 0;
         for n in 0..threads {
-            let jobs = queue.clone();
-            let spawned = std::thread::Builder::new()
-                .name(format!("merge-{n}"))
-                .spawn(move || {
-                    while let Some(job) = jobs.take() {
-                        job();
-                    }
-                });
-            match spawned {
-                Ok(_) => started += 1,
+            match queue.serve(format!("merge-{n}"), |job: Job| job()) {
+                Ok(()) => started += 1,
                 Err(e) => tracing::error!(error = %e, "cannot start a merge thread"),
             }
         }

@@ -33,19 +33,14 @@ impl Readers {
     pub fn start(path: PathBuf, threads: usize) -> Result<Readers, StorageError> {
         let queue: Arc<JobQueue<Job>> = Arc::new(JobQueue::default());
         for n in 0..threads {
-            let jobs = queue.clone();
-            let started = std::thread::Builder::new()
-                .name(format!("sqlite-reader-{n}"))
-                .spawn(move || {
-                    let mut conn = None;
-                    while let Some(job) = jobs.take() {
-                        // A read that panicked rolled back its transaction; its caller hears of
-                        // it through the dropped answer, and the connection goes on serving.
-                        if catch_unwind(AssertUnwindSafe(|| job(&mut conn))).is_err() {
-                            tracing::error!("a database read panicked");
-                        }
-                    }
-                });
+            let mut conn = None;
+            let started = queue.serve(format!("sqlite-reader-{n}"), move |job: Job| {
+                // A read that panicked rolled back its transaction; its caller hears of it
+                // through the dropped answer, and the connection goes on serving.
+                if catch_unwind(AssertUnwindSafe(|| job(&mut conn))).is_err() {
+                    tracing::error!("a database read panicked");
+                }
+            });
             if let Err(e) = started {
                 // The threads already started end with the queue.
                 queue.close();
