@@ -9,7 +9,8 @@ use crate::error::{Error, Result};
 use crate::store::{doc_cache, resync};
 
 /// More chunks than this and the document is rewritten as one snapshot, when sync work touches
-/// it or at the end of a sync.
+/// it or at the end of a sync. The index that finds such documents (migration 6) holds the
+/// same number.
 pub(crate) const COMPACT_AFTER_CHUNKS: usize = 32;
 /// A person's action compacts only past this many chunks: rewriting the whole document is kept
 /// off the path a technician waits on, and left to the sync (the bound keeps loading cheap for
@@ -125,6 +126,12 @@ pub(crate) fn compact_past(
     Ok(true)
 }
 
+/// Documents holding more than `COMPACT_AFTER_CHUNKS` chunks and not waiting for a full copy,
+/// read from the partial index of chunks numbered past the limit (migration 6). The index is
+/// named since the planner would rather scan every document's chunks in order.
+const PILED_UP: &str = "SELECT DISTINCT doc FROM doc_chunks INDEXED BY doc_chunks_piled_up
+     WHERE seq >= 32 AND doc NOT IN (SELECT doc FROM resync) ORDER BY doc";
+
 /// Compacts up to `max_docs` documents whose chunks piled up (local actions and changes filed
 /// unread by the sync do not compact them); returns how many it compacted. One that cannot be
 /// loaded is left as it is and asked for whole (`resync::fetch_again_unreadable`), so that it
@@ -135,14 +142,8 @@ pub(crate) fn compact_piled_up(
     now: Timestamp,
 ) -> Result<usize> {
     let piled: Vec<String> = conn
-        .prepare_cached(
-            "SELECT doc FROM doc_chunks WHERE doc NOT IN (SELECT doc FROM resync)
-             GROUP BY doc HAVING COUNT(*) > ?1 ORDER BY doc",
-        )?
-        .query_map(
-            [i64::try_from(COMPACT_AFTER_CHUNKS).unwrap_or(i64::MAX)],
-            |r| r.get(0),
-        )?
+        .prepare_cached(PILED_UP)?
+        .query_map([], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
     let mut compacted = 0;
     for text in piled {
@@ -240,6 +241,85 @@ mod tests {
             .expect_err("incomplete");
         assert!(matches!(err, Error::Corrupt { .. }), "{err:?}");
         assert!(err.to_string().contains("1 change(s)"), "{err}");
+    }
+
+    #[test]
+    fn documents_are_compacted_after_a_sync_once_they_hold_more_than_the_limit() {
+        let (store, _) = store_as(Role::Technician);
+        let at_limit = piled_up(&store, COMPACT_AFTER_CHUNKS - 1, false);
+        let past_limit = piled_up(&store, COMPACT_AFTER_CHUNKS, false);
+        let count = |id| store.read(|c| chunk_count(c, id)).expect("count");
+        assert_eq!(count(at_limit), COMPACT_AFTER_CHUNKS);
+        assert_eq!(count(past_limit), COMPACT_AFTER_CHUNKS + 1);
+        let before = store
+            .read(|c| load_document(c, past_limit))
+            .expect("loads")
+            .expect("stored")
+            .read()
+            .expect("read");
+
+        let compacted = store
+            .write(|tx| compact_piled_up(tx, 8, now()))
+            .expect("compact");
+        assert_eq!(compacted, 1);
+        assert_eq!(count(at_limit), COMPACT_AFTER_CHUNKS, "left as it is");
+        assert_eq!(count(past_limit), 1);
+        let after = store
+            .read(|c| load_document(c, past_limit))
+            .expect("loads")
+            .expect("stored")
+            .read()
+            .expect("read");
+        assert_eq!(after, before, "compaction keeps every edit");
+        // Chunks appended after a compaction are numbered from it again.
+        let change = office_note(&store, past_limit);
+        store
+            .write(|tx| append_chunk(tx, past_limit, &change))
+            .expect("append");
+        assert_eq!(
+            store
+                .write(|tx| compact_piled_up(tx, 8, now()))
+                .expect("compact"),
+            0
+        );
+    }
+
+    /// A new office change to the stored document.
+    fn office_note(store: &Store, id: WorkOrderId) -> Vec<u8> {
+        let mut doc = store
+            .read(|c| load_document(c, id))
+            .expect("loads")
+            .expect("stored");
+        let admin = fieldsync_proto::Actor {
+            role: Role::Admin,
+            ..office_actor()
+        };
+        let note = Action::EditNotes {
+            text: "after compaction".into(),
+        };
+        doc.act(&note, &admin, now()).expect("note").1.bytes
+    }
+
+    #[test]
+    fn the_search_for_piled_up_documents_reads_only_their_index() {
+        let (store, _) = store_as(Role::Technician);
+        let plan: Vec<String> = store
+            .read(|c| {
+                let mut stmt = c.prepare(&format!("EXPLAIN QUERY PLAN {PILED_UP}"))?;
+                let rows = stmt.query_map([], |r| r.get::<_, String>(3))?;
+                Ok(rows.collect::<rusqlite::Result<_>>()?)
+            })
+            .expect("plan");
+        assert!(
+            plan.iter().any(|step| step.contains("doc_chunks_piled_up")),
+            "{plan:?}"
+        );
+        assert!(
+            !plan
+                .iter()
+                .any(|step| step.contains("autoindex_doc_chunks")),
+            "{plan:?}"
+        );
     }
 
     #[test]

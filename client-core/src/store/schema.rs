@@ -12,6 +12,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0003_attachments.sql"),
     include_str!("../../migrations/0004_notes_base.sql"),
     include_str!("../../migrations/0005_my_open_jobs_covering.sql"),
+    include_str!("../../migrations/0006_piled_up_chunks.sql"),
 ];
 
 /// Schema version this code writes.
