@@ -195,6 +195,13 @@ mod tests {
     use crate::store::{outbox, Store};
     use crate::testing::{now, office_actor, server_doc, store_as};
 
+    fn admin() -> fieldsync_proto::Actor {
+        fieldsync_proto::Actor {
+            role: Role::Admin,
+            ..office_actor()
+        }
+    }
+
     /// A document stored as a snapshot followed by `edits` chunks of one office change each;
     /// with `gap`, the first change is left out, so the others lack what they build on.
     fn piled_up(store: &Store, edits: usize, gap: bool) -> WorkOrderId {
@@ -204,11 +211,7 @@ mod tests {
             let note = Action::EditNotes {
                 text: format!("note {i}"),
             };
-            let admin = fieldsync_proto::Actor {
-                role: Role::Admin,
-                ..office_actor()
-            };
-            chunks.push(doc.act(&note, &admin, now()).expect("note").1.bytes);
+            chunks.push(doc.act(&note, &admin(), now()).expect("note").1.bytes);
         }
         if gap {
             chunks.remove(1);
@@ -251,12 +254,7 @@ mod tests {
         let count = |id| store.read(|c| chunk_count(c, id)).expect("count");
         assert_eq!(count(at_limit), COMPACT_AFTER_CHUNKS);
         assert_eq!(count(past_limit), COMPACT_AFTER_CHUNKS + 1);
-        let before = store
-            .read(|c| load_document(c, past_limit))
-            .expect("loads")
-            .expect("stored")
-            .read()
-            .expect("read");
+        let before = stored_doc(&store, past_limit).read().expect("read");
 
         let compacted = store
             .write(|tx| compact_piled_up(tx, 8, now()))
@@ -264,12 +262,7 @@ mod tests {
         assert_eq!(compacted, 1);
         assert_eq!(count(at_limit), COMPACT_AFTER_CHUNKS, "left as it is");
         assert_eq!(count(past_limit), 1);
-        let after = store
-            .read(|c| load_document(c, past_limit))
-            .expect("loads")
-            .expect("stored")
-            .read()
-            .expect("read");
+        let after = stored_doc(&store, past_limit).read().expect("read");
         assert_eq!(after, before, "compaction keeps every edit");
         // Chunks appended after a compaction are numbered from it again.
         let change = office_note(&store, past_limit);
@@ -284,20 +277,23 @@ mod tests {
         );
     }
 
-    /// A new office change to the stored document.
-    fn office_note(store: &Store, id: WorkOrderId) -> Vec<u8> {
-        let mut doc = store
+    fn stored_doc(store: &Store, id: WorkOrderId) -> WorkOrderDocument {
+        store
             .read(|c| load_document(c, id))
             .expect("loads")
-            .expect("stored");
-        let admin = fieldsync_proto::Actor {
-            role: Role::Admin,
-            ..office_actor()
-        };
+            .expect("stored")
+    }
+
+    /// A new office change to the stored document.
+    fn office_note(store: &Store, id: WorkOrderId) -> Vec<u8> {
         let note = Action::EditNotes {
             text: "after compaction".into(),
         };
-        doc.act(&note, &admin, now()).expect("note").1.bytes
+        stored_doc(store, id)
+            .act(&note, &admin(), now())
+            .expect("note")
+            .1
+            .bytes
     }
 
     #[test]
