@@ -55,17 +55,34 @@ pub struct DocumentCache {
     max_stored_bytes: usize,
 }
 
-/// The entries, least recently used first, and the total of their stored bytes.
+/// The entries, least recently used first, and the total of their stored bytes; entries go in
+/// and out only through these methods, which keep the total.
 struct Entries {
     lru: LruCache<WorkOrderId, HotDocument>,
     stored_bytes: usize,
 }
 
 impl Entries {
+    fn insert(&mut self, entry: HotDocument) {
+        self.stored_bytes += entry.stored.len();
+        if let Some(replaced) = self.lru.insert(entry.work_order.id, entry) {
+            self.stored_bytes -= replaced.stored.len();
+        }
+    }
+
     fn remove(&mut self, id: &WorkOrderId) -> Option<HotDocument> {
         let entry = self.lru.remove(id)?;
         self.stored_bytes -= entry.stored.len();
         Some(entry)
+    }
+
+    /// Drops the least recently used entry; `false` when there is none.
+    fn evict_oldest(&mut self) -> bool {
+        let Some((_, oldest)) = self.lru.remove_lru() else {
+            return false;
+        };
+        self.stored_bytes -= oldest.stored.len();
+        true
     }
 }
 
@@ -137,13 +154,11 @@ impl DocumentCache {
         while entries.lru.len() >= self.max_entries
             || entries.stored_bytes + entry.stored.len() > self.max_stored_bytes
         {
-            let Some((_, old)) = entries.lru.remove_lru() else {
+            if !entries.evict_oldest() {
                 break;
-            };
-            entries.stored_bytes -= old.stored.len();
+            }
         }
-        entries.stored_bytes += entry.stored.len();
-        entries.lru.insert(id, entry);
+        entries.insert(entry);
     }
 
     /// Forgets `id` (its stored version changed in a way the cache did not see).
