@@ -57,19 +57,7 @@ impl AppState {
 
     /// With other login rate limits than the defaults.
     pub fn with_login_limits(storage: SharedStorage, limits: LoginLimits) -> Self {
-        Self {
-            inner: Arc::new(Inner {
-                storage,
-                server_actor: ActorId::random(),
-                shutdown: tokio::sync::watch::Sender::new(false),
-                login_limiter: LoginLimiter::new(limits),
-                blobs: None,
-                blob_limits: BlobLimits::default(),
-                hot_documents: Arc::default(),
-                merges: MergeThreads::default(),
-                pull_budget: PullBudget::default(),
-            }),
-        }
+        Self::build(storage, limits, None, BlobLimits::default())
     }
 
     /// With a blob store for attachments and limits on uploads.
@@ -79,13 +67,22 @@ impl AppState {
         blobs: SharedBlobStore,
         blob_limits: BlobLimits,
     ) -> Self {
+        Self::build(storage, login_limits, Some(blobs), blob_limits)
+    }
+
+    fn build(
+        storage: SharedStorage,
+        login_limits: LoginLimits,
+        blobs: Option<SharedBlobStore>,
+        blob_limits: BlobLimits,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 storage,
                 server_actor: ActorId::random(),
                 shutdown: tokio::sync::watch::Sender::new(false),
                 login_limiter: LoginLimiter::new(login_limits),
-                blobs: Some(blobs),
+                blobs,
                 blob_limits,
                 hot_documents: Arc::default(),
                 merges: MergeThreads::default(),
